@@ -1,0 +1,1 @@
+"""The article in code: activations, LSTM and GRU cells, the sequence runner, layers, losses."""
