@@ -3,16 +3,23 @@
 import numpy as np
 
 
-def check_array(name, A, *, dtype, shape):
-    """A as an ndarray of `dtype` and `shape` (None in shape: any size), finite everywhere.
+def shape_text(shape):
+    """A shape as the messages write it: (T, N, 3); None is written ?."""
+    return "(" + ", ".join("?" if s is None else str(s) for s in shape) + ")"
 
-    Refuses a different rank, a size that differs where one is fixed, another dtype
-    (no silent cast between float32 and float64) and NaN or inf, naming the argument.
+
+def check_array(name, A, *, dtype, shape):
+    """A as an ndarray of `dtype` and `shape`, finite everywhere.
+
+    An entry of shape is a fixed size (int) or any size: None, or a letter ("T", "N")
+    that the error message shows. Refuses a different rank, a size that differs where one
+    is fixed, another dtype (no silent cast between float32 and float64) and NaN or inf,
+    naming the argument.
     """
     A = np.asarray(A)
-    expected = "(" + ", ".join("?" if s is None else str(s) for s in shape) + ")"
-    if A.ndim != len(shape) or any(s is not None and s != a for s, a in zip(shape, A.shape)):
-        raise ValueError(f"{name} has shape {A.shape}, expected {expected}")
+    fixed = [isinstance(s, (int, np.integer)) for s in shape]
+    if A.ndim != len(shape) or any(f and s != a for f, s, a in zip(fixed, shape, A.shape)):
+        raise ValueError(f"{name} has shape {A.shape}, expected {shape_text(shape)}")
     if A.dtype != dtype:
         raise TypeError(
             f"{name} has dtype {A.dtype} but the parameters are {np.dtype(dtype)}; "

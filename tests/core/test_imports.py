@@ -1,0 +1,42 @@
+"""core/ is the article in NumPy: it imports only numpy, the standard library's typing
+helpers and itself; numba only in core/kernels.py, the optional fast-kernel module."""
+
+import ast
+from pathlib import Path
+
+import lstmkit.core
+
+CORE = Path(lstmkit.core.__file__).parent
+ALLOWED = {"numpy", "dataclasses", "typing", "os", "math", "functools", "lstmkit"}
+
+
+def imported_modules(path):
+    tree = ast.parse(path.read_text())
+    for node in ast.walk(tree):
+        if isinstance(node, ast.Import):
+            yield from (alias.name for alias in node.names)
+        elif isinstance(node, ast.ImportFrom):
+            yield node.module
+
+
+def test_core_imports_only_numpy_and_itself():
+    files = sorted(CORE.glob("*.py"))
+    assert len(files) >= 10
+    for path in files:
+        for module in imported_modules(path):
+            top = module.split(".")[0]
+            if top == "numba":
+                assert path.name == "kernels.py", f"{path.name} imports numba"
+                continue
+            assert top in ALLOWED, f"{path.name} imports {module}"
+            if top == "lstmkit":
+                assert module.startswith("lstmkit.core"), f"{path.name} imports {module}"
+
+
+def test_importing_lstmkit_does_not_import_numba_or_torch():
+    import subprocess
+    import sys
+
+    code = "import sys, lstmkit; print('numba' in sys.modules, 'torch' in sys.modules)"
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert out.stdout.split() == ["False", "False"]
