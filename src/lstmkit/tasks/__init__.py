@@ -1,0 +1,1 @@
+"""Recipes: data, model config, training, metrics and plots for each ready task."""
