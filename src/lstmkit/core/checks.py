@@ -4,8 +4,9 @@ import numpy as np
 
 
 def shape_text(shape):
-    """A shape as the messages write it: (T, N, 3); None is written ?."""
-    return "(" + ", ".join("?" if s is None else str(s) for s in shape) + ")"
+    """A shape as the messages write it: (T, N, 3), (3,); None is written ?."""
+    text = ", ".join("?" if s is None else str(s) for s in shape)
+    return f"({text},)" if len(shape) == 1 else f"({text})"
 
 
 def check_array(name, A, *, dtype, shape):
@@ -17,8 +18,8 @@ def check_array(name, A, *, dtype, shape):
     naming the argument.
     """
     A = np.asarray(A)
-    fixed = [isinstance(s, (int, np.integer)) for s in shape]
-    if A.ndim != len(shape) or any(f and s != a for f, s, a in zip(fixed, shape, A.shape)):
+    if A.ndim != len(shape) or any(isinstance(s, (int, np.integer)) and s != a
+                                   for s, a in zip(shape, A.shape, strict=True)):
         raise ValueError(f"{name} has shape {A.shape}, expected {shape_text(shape)}")
     if A.dtype != dtype:
         raise TypeError(

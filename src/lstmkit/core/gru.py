@@ -17,7 +17,8 @@ Parameters of one layer and direction: W_x (D, 3H), W_h (H, 3H), b_x (3H,), b_h 
 U(-1/sqrt(H), 1/sqrt(H)) for every entry, torch.nn.GRU's rule. sigma is the gate
 activation, the tanh of (G3) the candidate activation, each any name of core.activations.
 
-The backward equations are derived and numbered (GB1)-(GB9) in docs/derivations.md.
+The backward equations are derived and numbered (GB1)-(GB9) in docs/derivations.md, with
+(GB5'), (GB6'), (GB8'), (GB9') for the form (G3').
 """
 
 from dataclasses import dataclass
@@ -58,7 +59,10 @@ class GRUStep:
 
     def __post_init__(self):
         for name in ("gate_activation", "candidate_activation"):
-            object.__setattr__(self, name, get_activation(getattr(self, name)))
+            try:
+                object.__setattr__(self, name, get_activation(getattr(self, name)))
+            except (TypeError, ValueError) as error:
+                raise type(error)(f"{name}: {error}") from None
 
     def init_params(self, input_size, hidden_size, rng, dtype, bias=True):
         """W_x (D, 3H), W_h (H, 3H), b_x (3H,), b_h (3H,), all from U(-1/sqrt(H), 1/sqrt(H))."""
@@ -109,7 +113,7 @@ class GRUStep:
         return GRUState(H_new), GRUCache(H_prev, R, Z, H_tilde, HW_n, RH)
 
     def step_backward(self, params, dstate, cache):
-        """One step of BPTT, (GB1)-(GB7) of docs/derivations.md.
+        """One step of BPTT, (GB1)-(GB8) and (GB5'), (GB6'), (GB8') of docs/derivations.md.
 
         dstate = (dH_t,): the whole gradient reaching the new state. Returns
         (dXW (N, 3H), dHW (N, 3H), (dH_{t-1},)): the gradients of the input-side and
@@ -126,17 +130,17 @@ class GRUStep:
         dZ = dH * (c.H_prev - c.H_tilde)  # (GB2)
         dH_prev = dH * c.Z  # (GB3)
         dXW_n[:] = dH_tilde * act.grad(c.H_tilde)  # (GB4)
-        dHW = dXW.copy()
+        dHW = dXW.copy()  # n block: dHW_n = dA_n, (GB6'); (GB6) rescales it in (G3)
         if self.linear_before_reset:
             dR = dXW_n * c.HW_n  # (GB5)
             dHW[:, 2 * H :] = dXW_n * c.R  # (GB6)
         else:
             dRH = dXW_n @ W_h[:, 2 * H :].T  # (GB5') (N, H)
-            dR = dRH * c.H_prev
-            dH_prev += dRH * c.R
+            dR = dRH * c.H_prev  # (GB5')
+            dH_prev += dRH * c.R  # (GB6')
         dXW_r[:] = dR * sigma.grad(c.R)  # (GB7)
         dXW_z[:] = dZ * sigma.grad(c.Z)  # (GB7)
-        dHW[:, : 2 * H] = dXW[:, : 2 * H]
+        dHW[:, : 2 * H] = dXW[:, : 2 * H]  # (GB7) r and z: the hidden side shares dA
         if self.linear_before_reset:
             dH_prev += dHW @ W_h.T  # (GB8) (N, H)
         else:
@@ -144,7 +148,7 @@ class GRUStep:
         return dXW, dHW, GRUState(dH_prev)
 
     def weight_grads(self, params, X, caches, dXW, dHW):
-        """After the backward loop: dW_x, dW_h, db_x, db_h and dX, one GEMM or sum each.
+        """After the backward loop: dW_x, dW_h, db_x, db_h and dX, (GB9), one GEMM or sum each.
 
         X (T, N, D) the layer input, caches the T step caches in time order, dXW and dHW
         (T, N, 3H). Returns (dX (T, N, D), grads).
@@ -154,13 +158,14 @@ class GRUStep:
         H_prev = np.stack([c.H_prev for c in caches]).reshape(T * N, -1)  # (TN, H)
         grads = {"W_x": X.reshape(T * N, D).T @ dXW2}  # (GB9)
         if self.linear_before_reset:
-            grads["W_h"] = H_prev.T @ dHW2
+            grads["W_h"] = H_prev.T @ dHW2  # (GB9)
         else:
             H = H_prev.shape[1]
             RH = np.stack([c.RH for c in caches]).reshape(T * N, H)
-            grads["W_h"] = np.hstack([H_prev.T @ dHW2[:, : 2 * H], RH.T @ dHW2[:, 2 * H :]])
+            grads["W_h"] = np.hstack([H_prev.T @ dHW2[:, : 2 * H],  # (GB9) r, z
+                                      RH.T @ dHW2[:, 2 * H :]])  # (GB9') n
         if "b_x" in params:
-            grads["b_x"] = dXW2.sum(axis=0)
-            grads["b_h"] = dHW2.sum(axis=0)
-        dX = dXW @ params["W_x"].T  # (T, N, D)
+            grads["b_x"] = dXW2.sum(axis=0)  # (GB9)
+            grads["b_h"] = dHW2.sum(axis=0)  # (GB9)
+        dX = dXW @ params["W_x"].T  # (GB9) (T, N, D)
         return dX, grads

@@ -11,7 +11,7 @@ The cells use "W_x", "W_h", ... without a prefix. Layouts: core.lstm and core.gr
 
 import numpy as np
 
-from lstmkit.core.checks import check_array, valid_steps
+from lstmkit.core.checks import check_array, shape_text, valid_steps
 from lstmkit.core.gru import GRUStep
 from lstmkit.core.lstm import LSTMStep
 from lstmkit.core.stack import stack_backward, stack_forward
@@ -35,13 +35,14 @@ def _pack(step, arrays):
     return tuple(arrays) if len(step.State._fields) > 1 else arrays[0]
 
 
-def _unpack(step, state, names):
+def _unpack(step, state, names, argument):
     """A state in torch's form as a list of arrays, one per state field."""
     n = len(step.State._fields)
     if n == 1:
         return [state]
     if not isinstance(state, (tuple, list)) or len(state) != n:
-        raise ValueError(f"state must be a tuple ({', '.join(names)})")
+        got = f"{len(state)}-tuple" if isinstance(state, (tuple, list)) else type(state).__name__
+        raise ValueError(f"{argument} must be a tuple ({', '.join(names)}), got {got}")
     return list(state)
 
 
@@ -112,7 +113,9 @@ class _Stack:
         if state is None:
             return [self.step.initial_state(N, H, self.dtype) for _ in self.prefixes]
         arrays = []
-        for name, A in zip(self._state_names, _unpack(self.step, state, self._state_names)):
+        argument = "dstate" if name_state else "state"
+        for name, A in zip(self._state_names,
+                           _unpack(self.step, state, self._state_names, argument), strict=True):
             shape = (K, H) if unbatched else (K, N, H)
             A = check_array(f"{name_state}{name}", A, dtype=self.dtype, shape=shape)
             arrays.append(A[:, None] if unbatched else A)
@@ -133,10 +136,11 @@ class _Stack:
         """
         X = np.asarray(X)
         if X.ndim not in (2, 3):
-            raise ValueError(f"X has shape {X.shape}, expected {self._shape(False, 'N', 'T', self.input_size)} "
+            raise ValueError(f"X has shape {X.shape}, expected "
+                             f"{shape_text(self._shape(False, 'N', 'T', self.input_size))} "
                              f"or (T, {self.input_size}) unbatched")
         unbatched = X.ndim == 2
-        shape = (None, self.input_size) if unbatched else (None, None, self.input_size)
+        shape = self._shape(unbatched, "N", "T", self.input_size)
         X = check_array("X", X, dtype=self.dtype, shape=shape)
         X = X[:, None] if unbatched else (X.transpose(1, 0, 2) if self.batch_first else X)
         T, N = X.shape[:2]
@@ -245,14 +249,16 @@ class _Cell:
         shape = (self.hidden_size,) if unbatched else (N, self.hidden_size)
         arrays = [check_array(f"{name_prefix}{name}", A, dtype=self.dtype, shape=shape)
                   for name, A in zip(self._state_names,
-                                     _unpack(self.step, state, self._state_names))]
+                                     _unpack(self.step, state, self._state_names,
+                                             "dstate" if name_prefix else "state"),
+                                     strict=True)]
         return self.step.State(*(A[None] if unbatched else A for A in arrays))
 
     def forward(self, X, state=None):
         """One step. X (N, D) or (D,); state (h, c) / h, each (N, H) or (H,). Returns the new state."""
         X = np.asarray(X)
         unbatched = X.ndim == 1
-        shape = (self.input_size,) if unbatched else (None, self.input_size)
+        shape = (self.input_size,) if unbatched else ("N", self.input_size)
         X = check_array("X", X, dtype=self.dtype, shape=shape)
         X = X[None] if unbatched else X
         state = self._state("", state, X.shape[0], unbatched)

@@ -25,7 +25,8 @@ Variants, each off by default, all with ONNX semantics (onnx.ai, operator LSTM):
 - the activations: sigma is the gate activation, the tanh of (4) the candidate activation
   and the tanh of (6) the cell activation, each any name of core.activations.
 
-The backward equations are derived and numbered (B1)-(B10) in docs/derivations.md.
+The backward equations are derived and numbered in docs/derivations.md: (B1)-(B10) with
+(B3p), (B7p), (B8c) in step_backward, (B11)-(B14) in weight_grads.
 """
 
 from dataclasses import dataclass
@@ -73,7 +74,10 @@ class LSTMStep:
 
     def __post_init__(self):
         for name in ("gate_activation", "candidate_activation", "cell_activation"):
-            object.__setattr__(self, name, get_activation(getattr(self, name)))
+            try:
+                object.__setattr__(self, name, get_activation(getattr(self, name)))
+            except (TypeError, ValueError) as error:
+                raise type(error)(f"{name}: {error}") from None
         if self.clip is not None and not self.clip > 0:
             raise ValueError(f"clip must be a positive number or None, got {self.clip}")
 
@@ -120,18 +124,18 @@ class LSTMStep:
         Z_i, Z_f, Z_g, Z_o = np.split(Z, 4, axis=1)  # views into Z, (N, H) each
         if self.peephole:
             P_i, P_f, P_o = params["P"]
-            Z_i += P_i * C_prev
-            Z_f += P_f * C_prev
-        unclipped_ifg = self._clip(Z[:, : 3 * Z_i.shape[1]])
+            Z_i += P_i * C_prev  # (1) peephole term
+            Z_f += P_f * C_prev  # (2) peephole term
+        unclipped_ifg = self._clip(Z[:, : 3 * Z_i.shape[1]])  # (1), (2), (4) clip
         I = sigma(Z_i)  # (1)
         F = 1 - I if self.coupled else sigma(Z_f)  # (2)
         C_tilde = act_g(Z_g)  # (4)
         C = F * C_prev + I * C_tilde  # (5)
         if self.peephole:
-            Z_o += P_o * C
-        unclipped_o = self._clip(Z_o)
+            Z_o += P_o * C  # (3) peephole term
+        unclipped_o = self._clip(Z_o)  # (3) clip
         O = sigma(Z_o)  # (3)
-        A_C = act_c(C)
+        A_C = act_c(C)  # (6)
         H = O * A_C  # (6)
         unclipped = None if self.clip is None else np.hstack([unclipped_ifg, unclipped_o])
         return LSTMState(H, C), LSTMCache(H_prev, C_prev, I, F, C_tilde, O, C, A_C, unclipped)
@@ -154,7 +158,7 @@ class LSTMStep:
         dC = dC_next + dH * c.O * act_c.grad(c.A_C)  # (B2)
         dZ_o[:] = dO * sigma.grad(c.O)  # (B3)
         if c.unclipped is not None:
-            dZ_o *= c.unclipped[:, 3 * H :]
+            dZ_o *= c.unclipped[:, 3 * H :]  # (B3) clip
         if self.peephole:
             P_i, P_f, P_o = params["P"]
             dC += dZ_o * P_o  # (B3p)
@@ -164,20 +168,20 @@ class LSTMStep:
         dC_prev = dC * c.F  # (B7)
         if self.coupled:
             dZ_i[:] = (dI - dF) * sigma.grad(c.I)  # (B8c) F = 1 - I
-            dZ_f[:] = 0
+            dZ_f[:] = 0  # (B8c)
         else:
             dZ_i[:] = dI * sigma.grad(c.I)  # (B8)
             dZ_f[:] = dF * sigma.grad(c.F)  # (B8)
         dZ_g[:] = dC_tilde * act_g.grad(c.C_tilde)  # (B9)
         if c.unclipped is not None:
-            dZ[:, : 3 * H] *= c.unclipped[:, : 3 * H]
+            dZ[:, : 3 * H] *= c.unclipped[:, : 3 * H]  # (B8), (B9) clip
         if self.peephole:
             dC_prev += dZ_i * P_i + dZ_f * P_f  # (B7p)
         dH_prev = dZ @ params["W_h"].T  # (B10) (N, H)
         return dZ, dZ, LSTMState(dH_prev, dC_prev)
 
     def weight_grads(self, params, X, caches, dZ_x, dZ_h):
-        """After the backward loop: dW_x, dW_h, db, dP and dX, each one GEMM or sum over all steps.
+        """After the backward loop: dW_x, dW_h, db, dP and dX, (B11)-(B14), one GEMM or sum each.
 
         X (T, N, D) the layer input, caches the T step caches in time order, dZ_x = dZ_h
         (T, N, 4H) the gradients of the pre-activations. Returns (dX (T, N, D), grads).
@@ -194,8 +198,8 @@ class LSTMStep:
             C = np.stack([c.C for c in caches]).reshape(T * N, H)
             grads["P"] = np.stack([
                 (dZ[:, :H] * C_prev).sum(axis=0),  # (B13) dP_i
-                (dZ[:, H : 2 * H] * C_prev).sum(axis=0),  # dP_f
-                (dZ[:, 3 * H :] * C).sum(axis=0),  # dP_o
+                (dZ[:, H : 2 * H] * C_prev).sum(axis=0),  # (B13) dP_f
+                (dZ[:, 3 * H :] * C).sum(axis=0),  # (B13) dP_o
             ])
         dX = dZ_x @ params["W_x"].T  # (B14) (T, N, D)
         return dX, grads
