@@ -1,0 +1,1 @@
+"""Training machinery: optimizers, gradient clipping, learning-rate schedules, checkpoints."""
