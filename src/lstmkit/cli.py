@@ -1,14 +1,88 @@
-"""The lstmkit command line: one verb per action.
+"""The lstmkit command line: one verb per action, flags generated from the config fields.
 
-    lstmkit demo        train a small LSTM on a synthetic memory task and print its accuracy
+    lstmkit train TASK [--FIELD VALUE ...] [--out RUN_DIR | --resume RUN_DIR]
+    lstmkit evaluate RUN_DIR
+    lstmkit predict RUN_DIR FILE
+    lstmkit demo
+
+`lstmkit train` takes one flag per hyperparameter of the task's estimator that is a field
+of ModelConfig or TrainConfig, and one per field of the task's options; flag names are the
+field names (hidden_size -> --hidden-size), their help the field's comment.
 """
 
 import argparse
+import inspect
+import re
 import sys
+import types
+from dataclasses import fields
+from importlib import import_module
 
-EXAMPLES = """examples:
-  lstmkit demo                       train a small LSTM on a synthetic memory task
+from lstmkit.train.config import TrainConfig
+from lstmkit.train.model import ModelConfig
+from lstmkit.train.rundir import RunDir, default_run_dir
+
+TASKS = {"mnist": "lstmkit.tasks.mnist"}
+
+EXAMPLES = """commands, with an example each:
+  train      lstmkit train mnist --epochs 3 --hidden-size 128 --out runs/mnist
+  evaluate   lstmkit evaluate runs/mnist
+  predict    lstmkit predict runs/mnist digit.png
+  demo       lstmkit demo
 """
+
+
+def field_comments(cls):
+    """{field: its trailing comment} read from the dataclass's source."""
+    pattern = re.compile(r"^\s+(\w+):[^#]*#\s*(.*)$")
+    return {m.group(1): m.group(2) for m in map(pattern.match,
+                                               inspect.getsource(cls).splitlines()) if m}
+
+
+def _parser_for(annotation):
+    """The str -> value function of a field type; 'none' gives None for optional fields."""
+    options = [t for t in getattr(annotation, "__args__", (annotation,)) if t is not type(None)]
+    base = options[0]
+    optional = isinstance(annotation, types.UnionType) and len(options) == 1
+
+    def parse(text):
+        if optional and text.lower() == "none":
+            return None
+        return base(text)
+
+    parse.__name__ = base.__name__  # argparse names the type in its error messages
+    return parse
+
+
+def config_fields(task):
+    """(name, annotation, default, help) of every flag of `lstmkit train task`."""
+    module = import_module(TASKS[task])
+    estimator_defaults = {name: p.default for name, p in
+                          inspect.signature(module.ESTIMATOR).parameters.items()}
+    flags = []
+    for cls in (ModelConfig, TrainConfig):
+        comments = field_comments(cls)
+        for f in fields(cls):
+            if f.name in estimator_defaults:
+                default = module.DEFAULTS.get(f.name, estimator_defaults[f.name])
+                flags.append((f.name, f.type, default, comments.get(f.name, "")))
+    comments = field_comments(module.OPTIONS)
+    flags += [(f.name, f.type, f.default, comments.get(f.name, ""))
+              for f in fields(module.OPTIONS)]
+    return flags
+
+
+def add_flags(parser, flags):
+    """One --flag per field; defaults are left out of the namespace unless given."""
+    for name, annotation, default, help_text in flags:
+        flag = "--" + name.replace("_", "-")
+        text = f"{help_text} (default: {default})"
+        if annotation is bool:
+            parser.add_argument(flag, action=argparse.BooleanOptionalAction,
+                                default=argparse.SUPPRESS, help=text)
+        else:
+            parser.add_argument(flag, type=_parser_for(annotation), default=argparse.SUPPRESS,
+                                metavar=name.upper(), help=text)
 
 
 def build_parser():
@@ -16,19 +90,79 @@ def build_parser():
         prog="lstmkit", description="The LSTM of the textbook, exact and fast on a CPU.",
         epilog=EXAMPLES, formatter_class=argparse.RawDescriptionHelpFormatter)
     commands = parser.add_subparsers(dest="command", metavar="COMMAND", required=True)
+    train = commands.add_parser("train", help="train a model on a task, writing a run directory "
+                                "(lstmkit train mnist --epochs 3)")
+    tasks = train.add_subparsers(dest="task", metavar="TASK", required=True)
+    for task in TASKS:
+        sub = tasks.add_parser(task, help=f"the {task} task (lstmkit train {task} --help)")
+        add_flags(sub, config_fields(task))
+        sub.add_argument("--out", metavar="RUN_DIR", help="run directory to write "
+                         "(default: runs/<task>-<date>-<time>)")
+        sub.add_argument("--resume", metavar="RUN_DIR", help="continue a stopped run "
+                         "with its own config")
+    evaluate = commands.add_parser("evaluate", help="score a run's model on its test set "
+                                   "(lstmkit evaluate runs/mnist)")
+    evaluate.add_argument("run_dir", metavar="RUN_DIR")
+    predict = commands.add_parser("predict", help="predict with a run's model "
+                                  "(lstmkit predict runs/mnist digit.png)")
+    predict.add_argument("run_dir", metavar="RUN_DIR")
+    predict.add_argument("file", metavar="FILE")
     demo = commands.add_parser("demo", help="train a small LSTM on a synthetic memory task "
-                               "(example: lstmkit demo --epochs 3)")
+                               "(lstmkit demo --epochs 3)")
     demo.add_argument("--epochs", type=int, default=3, help="passes over the training set")
     demo.add_argument("--seed", type=int, default=0, help="seed for data and initialisation")
     return parser
 
 
+def split_train_args(task, args):
+    """(estimator params, task options) from a parsed `train` namespace, defaults filled in."""
+    given = vars(args)
+    params, options = {}, {}
+    module = import_module(TASKS[task])
+    option_names = {f.name for f in fields(module.OPTIONS)}
+    for name, _, default, _ in config_fields(task):
+        value = given.get(name, default)
+        (options if name in option_names else params)[name] = value
+    return params, module.OPTIONS(**options)
+
+
+def _train(args):
+    module = import_module(TASKS[args.task])
+    if args.resume:
+        given = [name for name, *_ in config_fields(args.task) if name in vars(args)]
+        if given or args.out:
+            raise ValueError(f"--resume continues {args.resume} with its own config; leave out "
+                             f"{', '.join('--' + g.replace('_', '-') for g in given) or '--out'}")
+        config = RunDir(args.resume).read_json("config.json")
+        options = module.OPTIONS(**config["options"])
+        return module.train(config["estimator"], options, args.resume, resume=True)
+    params, options = split_train_args(args.task, args)
+    return module.train(params, options, args.out or default_run_dir(args.task))
+
+
+def _task_of(run_dir):
+    task = RunDir(run_dir).read_json("config.json").get("task")
+    if task not in TASKS:
+        raise ValueError(f"{run_dir} is a run of {task!r}, which this lstmkit does not know")
+    return import_module(TASKS[task])
+
+
 def main(argv=None):
     args = build_parser().parse_args(argv)
-    if args.command == "demo":
-        from lstmkit.tasks.demo import run_demo
+    try:
+        if args.command == "train":
+            _train(args)
+        elif args.command == "evaluate":
+            _task_of(args.run_dir).evaluate_run(args.run_dir)
+        elif args.command == "predict":
+            _task_of(args.run_dir).predict_file(args.run_dir, args.file)
+        else:
+            from lstmkit.tasks.demo import run_demo
 
-        run_demo(epochs=args.epochs, seed=args.seed)
+            run_demo(epochs=args.epochs, seed=args.seed)
+    except (ValueError, TypeError, FileNotFoundError, FloatingPointError, RuntimeError) as error:
+        print(f"lstmkit {args.command}: error: {error}", file=sys.stderr)
+        return 1
     return 0
 
 

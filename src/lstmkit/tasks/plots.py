@@ -1,0 +1,61 @@
+"""The plots a run directory holds, drawn with matplotlib's file-only Agg backend."""
+
+import matplotlib
+
+matplotlib.use("Agg")
+import matplotlib.pyplot as plt  # noqa: E402
+import numpy as np  # noqa: E402
+
+
+def _save(fig, path):
+    fig.tight_layout()
+    fig.savefig(path, dpi=110)
+    plt.close(fig)
+    return path
+
+
+def plot_curves(history, path):
+    """Loss (and accuracy where recorded) per epoch, training beside validation."""
+    epochs = [row["epoch"] for row in history]
+    metrics = [m for m in ("loss", "accuracy") if f"train_{m}" in history[0]]
+    fig, axes = plt.subplots(1, len(metrics), figsize=(5 * len(metrics), 3.6), squeeze=False)
+    for ax, metric in zip(axes[0], metrics):
+        for split in ("train", "val"):
+            key = f"{split}_{metric}"
+            if key in history[0]:
+                ax.plot(epochs, [row[key] for row in history], marker="o",
+                        label="training" if split == "train" else "validation")
+        ax.set_xlabel("epoch")
+        ax.set_ylabel(metric)
+        ax.grid(alpha=0.3)
+        ax.legend()
+    return _save(fig, path)
+
+
+def plot_confusion(y_true, y_pred, labels, path):
+    """Confusion matrix: rows the true class, columns the predicted class, counts in cells."""
+    index = {label: i for i, label in enumerate(labels)}
+    counts = np.zeros((len(labels), len(labels)), int)
+    np.add.at(counts, ([index[v] for v in y_true], [index[v] for v in y_pred]), 1)
+    fig, ax = plt.subplots(figsize=(5.5, 5))
+    ax.imshow(counts, cmap="Blues")
+    for (i, j), count in np.ndenumerate(counts):
+        ax.text(j, i, count, ha="center", va="center", fontsize=7,
+                color="white" if count > counts.max() / 2 else "black")
+    ax.set_xticks(range(len(labels)), labels)
+    ax.set_yticks(range(len(labels)), labels)
+    ax.set_xlabel("predicted")
+    ax.set_ylabel("true")
+    return _save(fig, path)
+
+
+def plot_image_grid(images, titles, path, columns=8):
+    """Grey images in a grid, each with its title (for example 'true 4, predicted 9')."""
+    rows = max(1, -(-len(images) // columns))
+    fig, axes = plt.subplots(rows, columns, figsize=(1.4 * columns, 1.6 * rows), squeeze=False)
+    for ax in axes.flat:
+        ax.axis("off")
+    for ax, image, title in zip(axes.flat, images, titles):
+        ax.imshow(image, cmap="gray_r")
+        ax.set_title(title, fontsize=7)
+    return _save(fig, path)
