@@ -28,7 +28,7 @@ EXAMPLES = """commands, with an example each:
   train      lstmkit train mnist --epochs 3 --hidden-size 128 --out runs/mnist
   evaluate   lstmkit evaluate runs/mnist
   predict    lstmkit predict runs/mnist digit.png
-  demo       lstmkit demo
+  demo       lstmkit demo --epochs 3
 """
 
 
