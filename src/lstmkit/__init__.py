@@ -2,6 +2,16 @@
 
 __version__ = "0.1.0"
 
-from lstmkit.core.layers import GRU, LSTM, GRUCell, LSTMCell
+from lstmkit.core.layers import GRU, LSTM, GRUCell, LSTMCell  # noqa: E402
 
-__all__ = ["GRU", "LSTM", "GRUCell", "LSTMCell", "__version__"]
+_ESTIMATORS = ("SequenceClassifier",)  # imported on first use: they load scikit-learn
+
+__all__ = ["GRU", "LSTM", "GRUCell", "LSTMCell", *_ESTIMATORS, "__version__"]
+
+
+def __getattr__(name):
+    if name in _ESTIMATORS:
+        from lstmkit import estimators
+
+        return getattr(estimators, name)
+    raise AttributeError(f"module 'lstmkit' has no attribute {name!r}")
