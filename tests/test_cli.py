@@ -17,7 +17,8 @@ def test_help_lists_every_command_with_an_example():
     out = subprocess.run([sys.executable, "-m", "lstmkit", "--help"], capture_output=True,
                          text=True, check=True).stdout
     for command in ("train", "evaluate", "predict", "demo"):
-        assert f"  {command}  " in out and f"lstmkit {command} " in out.split("commands, with an example each:")[1]
+        examples = out.split("commands, with an example each:")[1]
+        assert f"  {command}  " in out and f"lstmkit {command} " in examples
 
 
 def test_train_flags_round_trip_to_the_configs():

@@ -10,7 +10,7 @@ names (alpha, beta) and ONNX's defaults (onnxruntime's rnn_helpers):
     identity          x                                                  1
     softsign          x / (1 + |x|)                                      (1 - |y|)^2
     leaky_relu        x if x >= 0 else alpha x        (0.01)             [y >= 0] + alpha [y < 0]
-    elu               x if x >= 0 else alpha (e^x - 1) (1.0)             [y >= 0] + (y + alpha) [y < 0]
+    elu               x if x >= 0 else alpha (e^x - 1) (1.0)            [y >= 0] + (y + alpha) [y < 0]
     softplus          log(1 + e^x)                                       1 - e^{-y}
     scaled_tanh       alpha tanh(beta x)              (1.0, 1.0)         beta (alpha - y^2 / alpha)
     affine            alpha x + beta                  (1.0, 0.0)         alpha

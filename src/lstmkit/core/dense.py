@@ -42,7 +42,8 @@ class Dense:
     def forward(self, X):
         """Y = X W + b for X (..., in_features)."""
         X = np.asarray(X)
-        X = check_array("X", X, dtype=self.dtype, shape=(None,) * (X.ndim - 1) + (self.in_features,))
+        shape = (None,) * (X.ndim - 1) + (self.in_features,)
+        X = check_array("X", X, dtype=self.dtype, shape=shape)
         self._X = X
         return dense_forward(self.params, X)
 

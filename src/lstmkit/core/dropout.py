@@ -3,11 +3,8 @@
 Used between recurrent layers in train mode only, as torch.nn.LSTM's dropout argument.
 """
 
-import numpy as np
-
-
 def dropout_forward(X, p, rng):
-    """Y = X * M, M = [U >= p] / (1 - p) with U ~ U(0, 1). Returns (Y, M); M is kept for backward."""
+    """Y = X * M, M = [U >= p] / (1 - p), U ~ U(0, 1). Returns (Y, M), M kept for backward."""
     M = (rng.random(X.shape) >= p).astype(X.dtype) / X.dtype.type(1 - p)
     return X * M, M
 

@@ -178,7 +178,8 @@ class _Stack:
                                              self._tape, num_directions=self.num_directions,
                                              truncate=truncate)
         self._tape = None
-        self.grads = {f"{prefix}.{name}": g for prefix, run in zip(self.prefixes, grads)
+        runs = zip(self.prefixes, grads, strict=True)
+        self.grads = {f"{prefix}.{name}": g for prefix, run in runs
                       for name, g in run.items()}
         return self._user_layout(dX, unbatched), self._torch_state(dstates0, unbatched)
 
@@ -255,7 +256,7 @@ class _Cell:
         return self.step.State(*(A[None] if unbatched else A for A in arrays))
 
     def forward(self, X, state=None):
-        """One step. X (N, D) or (D,); state (h, c) / h, each (N, H) or (H,). Returns the new state."""
+        """One step. X (N, D) or (D,); state (h, c) / h, each (N, H) or (H,): the new state."""
         X = np.asarray(X)
         unbatched = X.ndim == 1
         shape = (self.input_size,) if unbatched else ("N", self.input_size)

@@ -1,7 +1,7 @@
 """Losses, each returning the loss and its gradient with respect to the prediction.
 
-    softmax cross-entropy   L = -(1/M) sum_m log softmax(S_m)[y_m]     dS = (softmax(S) - onehot(y)) / M
-    mean squared error      L = (1/K) sum_k (Y_k - T_k)^2              dY = 2 (Y - T) / K
+    softmax cross-entropy  L = -(1/M) sum_m log softmax(S_m)[y_m]  dS = (softmax(S) - onehot(y)) / M
+    mean squared error     L = (1/K) sum_k (Y_k - T_k)^2           dY = 2 (Y - T) / K
 
 M is the number of scored items (rows of S), K the number of entries of Y.
 """

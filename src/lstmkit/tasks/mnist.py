@@ -156,5 +156,6 @@ def predict_file(out, path, echo=print):
     probabilities = classifier.predict_proba(read_digit(path, echo)[None])[0]
     digit = classifier.classes_[probabilities.argmax()]
     echo(f"{Path(path).name}: {digit} (probability {probabilities.max():.3f})")
-    echo("  " + "  ".join(f"{c}:{p:.3f}" for c, p in zip(classifier.classes_, probabilities)))
+    pairs = zip(classifier.classes_, probabilities, strict=True)
+    echo("  " + "  ".join(f"{c}:{p:.3f}" for c, p in pairs))
     return digit

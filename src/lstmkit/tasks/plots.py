@@ -19,7 +19,7 @@ def plot_curves(history, path):
     epochs = [row["epoch"] for row in history]
     metrics = [m for m in ("loss", "accuracy") if f"train_{m}" in history[0]]
     fig, axes = plt.subplots(1, len(metrics), figsize=(5 * len(metrics), 3.6), squeeze=False)
-    for ax, metric in zip(axes[0], metrics):
+    for ax, metric in zip(axes[0], metrics, strict=True):
         for split in ("train", "val"):
             key = f"{split}_{metric}"
             if key in history[0]:
@@ -55,7 +55,7 @@ def plot_image_grid(images, titles, path, columns=8):
     fig, axes = plt.subplots(rows, columns, figsize=(1.4 * columns, 1.6 * rows), squeeze=False)
     for ax in axes.flat:
         ax.axis("off")
-    for ax, image, title in zip(axes.flat, images, titles):
+    for ax, image, title in zip(list(axes.flat)[:len(images)], images, titles, strict=True):
         ax.imshow(image, cmap="gray_r")
         ax.set_title(title, fontsize=7)
     return _save(fig, path)

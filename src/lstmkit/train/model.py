@@ -107,68 +107,68 @@ class SequenceModel:
         """The model's output for X: (N, C) for the heads last / mean, (N, T, C) for every."""
         self.rnn.train() if train else self.rnn.eval()
         inputs = self._rnn_input(X)
-        Y, state = self.rnn.forward(inputs, lengths=lengths, mask=mask)  # Y (N, T, dirs * H)
-        N, T = Y.shape[:2]
-        valid = valid_steps(lengths, mask, N, T)
-        valid = np.ones((N, T), bool) if valid is None else valid.T  # (N, T)
+        outputs, state = self.rnn.forward(inputs, lengths=lengths, mask=mask)  # (N, T, dirs*H)
+        n, steps = outputs.shape[:2]
+        valid = valid_steps(lengths, mask, n, steps)
+        valid = np.ones((n, steps), bool) if valid is None else valid.T  # (N, T)
         head = self.config.head
         if head == "last":
-            H_n = state[0] if isinstance(state, tuple) else state  # (L * dirs, N, H)
-            top = H_n[-self.rnn.num_directions:]
+            h_n = state[0] if isinstance(state, tuple) else state  # (L * dirs, N, H)
+            top = h_n[-self.rnn.num_directions:]
             features = np.concatenate(list(top), axis=1)  # (N, dirs * H)
         elif head == "mean":
             counts = np.maximum(valid.sum(axis=1, keepdims=True), 1).astype(self.dtype)  # (N, 1)
-            features = Y.sum(axis=1) / counts
+            features = outputs.sum(axis=1) / counts
         else:
-            features = Y
+            features = outputs
         output = self.head.forward(features)
-        self._last = (valid, Y.shape, counts if head == "mean" else None) if train else None
+        self._last = (valid, outputs.shape, counts if head == "mean" else None) if train else None
         return output
 
     __call__ = forward
 
     def loss(self, output, targets):
-        """(L, dL/doutput) of the configured loss; with the head "every", padded steps are left out."""
+        """(loss, its gradient by output); with the head "every", padded steps are left out."""
         valid = self._last[0] if self._last is not None else None
         loss_fn = softmax_cross_entropy if self.config.loss == "cross_entropy" else mse
         if self.config.head != "every" or valid is None or valid.all():
             return loss_fn(output, targets)
         targets = np.asarray(targets)
-        L, d_scored = loss_fn(output[valid], targets[valid])
+        loss, d_scored = loss_fn(output[valid], targets[valid])
         d_output = np.zeros_like(output)
         d_output[valid] = d_scored
-        return L, d_output
+        return loss, d_output
 
     def backward(self, d_output):
         """Gradients of every parameter for the last train forward; sets self.grads."""
         if self._last is None:
             raise RuntimeError("backward needs a forward pass with train=True first")
-        valid, Y_shape, counts = self._last
+        valid, outputs_shape, counts = self._last
         d_features = self.head.backward(d_output)
         rnn, head = self.rnn, self.config.head
         dstate = None
         if head == "last":
-            dY = np.zeros(Y_shape, self.dtype)
-            dH = np.zeros((rnn.num_layers * rnn.num_directions, Y_shape[0], rnn.hidden_size),
-                          self.dtype)
-            dH[-rnn.num_directions:] = np.stack(np.split(d_features, rnn.num_directions, axis=1))
-            dstate = (dH, np.zeros_like(dH)) if isinstance(rnn, LSTM) else dH
+            d_outputs = np.zeros(outputs_shape, self.dtype)
+            d_h = np.zeros((rnn.num_layers * rnn.num_directions, outputs_shape[0],
+                            rnn.hidden_size), self.dtype)
+            d_h[-rnn.num_directions:] = np.stack(np.split(d_features, rnn.num_directions, axis=1))
+            dstate = (d_h, np.zeros_like(d_h)) if isinstance(rnn, LSTM) else d_h
         elif head == "mean":
-            dY = np.where(valid[:, :, None], (d_features / counts)[:, None, :], 0).astype(self.dtype)
+            d_mean = (d_features / counts)[:, None, :]  # (N, 1, dirs * H)
+            d_outputs = np.where(valid[:, :, None], d_mean, 0).astype(self.dtype)
         else:
-            dY = d_features
-        dX, _ = rnn.backward(dY, dstate)
+            d_outputs = d_features
+        d_inputs, _ = rnn.backward(d_outputs, dstate)
         if self.embedding is not None:
-            self.embedding.backward(dX)
+            self.embedding.backward(d_inputs)
         self.grads = {f"{name}.{key}": value for name, part in self._parts()
                       for key, value in part.grads.items()}
         self._last = None
 
     def predict(self, X, *, lengths=None, mask=None, batch_size=512):
         """Outputs for X in batches of batch_size, in eval mode, keeping no caches."""
-        N = len(X)
         outputs = []
-        for start in range(0, N, batch_size):
+        for start in range(0, len(X), batch_size):
             part = slice(start, start + batch_size)
             outputs.append(self.forward(
                 X[part], lengths=None if lengths is None else np.asarray(lengths)[part],
