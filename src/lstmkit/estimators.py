@@ -16,6 +16,7 @@ from dataclasses import fields
 
 import numpy as np
 from sklearn.base import BaseEstimator, ClassifierMixin
+from sklearn.utils.validation import check_is_fitted
 
 from lstmkit.core.losses import log_softmax
 from lstmkit.train.config import TrainConfig
@@ -26,6 +27,13 @@ from lstmkit.train.rundir import RunDir
 
 def as_sequences(X, n_steps=None):
     """(X (N, T, D) float32, lengths (N,) or None) from any of the accepted forms of X."""
+    X, lengths = _as_array(X, n_steps)
+    if not np.isfinite(X).all():
+        raise ValueError("X contains NaN or inf; clean or impute it before fitting")
+    return X, lengths
+
+
+def _as_array(X, n_steps):
     if isinstance(X, (list, tuple)):
         if not X:
             raise ValueError("X is an empty list; give at least one sequence")
@@ -95,8 +103,7 @@ class SequenceEstimator(BaseEstimator):
 
     def _output(self, X):
         X, lengths = as_sequences(X, self.n_steps)
-        if not hasattr(self, "model_"):
-            raise ValueError(f"this {type(self).__name__} is not fitted yet; call fit first")
+        check_is_fitted(self, "model_")
         return self.model_.predict(X, lengths=lengths, batch_size=512)
 
 
@@ -143,8 +150,8 @@ class SequenceClassifier(ClassifierMixin, SequenceEstimator):
                              "sequence")
         self.classes_, y_index = np.unique(y, return_inverse=True)
         if len(self.classes_) < 2:
-            raise ValueError(f"y holds one class ({self.classes_[0]!r}); a classifier needs two "
-                             "or more")
+            raise ValueError(f"y holds {len(self.classes_)} class(es) {self.classes_.tolist()}; "
+                             "a classifier needs two or more")
         if self.n_steps is not None:
             self.n_features_in_ = X3.shape[1] * X3.shape[2]
         return self._fit_data(Data(X3, y_index, lengths), len(self.classes_), run_dir, resume)
@@ -155,4 +162,5 @@ class SequenceClassifier(ClassifierMixin, SequenceEstimator):
 
     def predict(self, X):
         """The most probable class of each sequence."""
-        return self.classes_[self._output(X).argmax(axis=1)]
+        output = self._output(X)  # first: it says so when the classifier is not fitted
+        return self.classes_[output.argmax(axis=1)]

@@ -48,10 +48,16 @@ class TrainConfig:
         if not 0 <= self.validation_fraction < 1:
             raise ValueError(f"validation_fraction must lie in [0, 1), got "
                              f"{self.validation_fraction}")
+        if self.patience is not None and self.patience < 1:
+            raise ValueError(f"patience must be at least 1, got {self.patience}")
         if self.patience is not None and self.validation_fraction == 0:
             raise ValueError("early stopping (patience) needs validation_fraction > 0")
         if self.schedule == "plateau" and self.validation_fraction == 0:
             raise ValueError("schedule 'plateau' needs validation_fraction > 0")
+        if self.schedule == "plateau" and self.warmup_epochs:
+            raise ValueError("warmup_epochs does not combine with schedule 'plateau'")
+        if self.momentum and self.optimizer not in ("sgd", "rmsprop"):
+            raise ValueError(f"momentum applies to sgd and rmsprop, not {self.optimizer}")
 
 
 def make_optimizer(config: TrainConfig):
@@ -59,8 +65,6 @@ def make_optimizer(config: TrainConfig):
     options = {"lr": config.lr, "weight_decay": config.weight_decay}
     if config.optimizer in ("sgd", "rmsprop"):
         options["momentum"] = config.momentum
-    elif config.momentum:
-        raise ValueError(f"momentum applies to sgd and rmsprop, not {config.optimizer}")
     return OPTIMIZERS[config.optimizer](**options)
 
 
@@ -73,8 +77,6 @@ def make_schedule(config: TrainConfig, optimizer):
     elif config.schedule == "cosine":
         main = CosineAnnealingLR(optimizer, decay_epochs)
     elif config.schedule == "plateau":
-        if config.warmup_epochs:
-            raise ValueError("warmup_epochs does not combine with schedule 'plateau'")
         return ReduceLROnPlateau(optimizer, factor=config.gamma, patience=2)
     if not config.warmup_epochs:
         return main

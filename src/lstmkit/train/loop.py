@@ -46,7 +46,7 @@ class Data(NamedTuple):
                     None if self.lengths is None else self.lengths[index])
 
 
-class Diverged(FloatingPointError):
+class Diverged(FloatingPointError):  # noqa: N818 (reads as what happened)
     """The training loss became NaN or infinite."""
 
 
@@ -62,12 +62,22 @@ def split_validation(data: Data, fraction, seed):
     return data.take(np.sort(order[n_val:])), data.take(np.sort(order[:n_val]))
 
 
+def scored(model, output, targets, lengths):
+    """(output, targets) of the predictions the loss scores: with the head "every" and
+    lengths, the valid steps only, (M, C) and (M, ...); otherwise output and targets as given."""
+    if model.config.head != "every" or lengths is None:
+        return output, targets
+    valid = np.arange(output.shape[1]) < np.asarray(lengths)[:, None]  # (N, T)
+    return output[valid], np.asarray(targets)[valid]
+
+
 def evaluate(model, data: Data, batch_size=512):
     """{"loss": L, "accuracy": A (cross-entropy models)} of the model on data, in eval mode."""
     output = model.predict(data.X, lengths=data.lengths, batch_size=batch_size)
-    metrics = {"loss": float(model.loss(output, data.y)[0])}
+    output, targets = scored(model, output, data.y, data.lengths)
+    metrics = {"loss": float(model.loss(output, targets)[0])}
     if model.config.loss == "cross_entropy":
-        metrics["accuracy"] = float(np.mean(output.argmax(axis=-1) == data.y))
+        metrics["accuracy"] = float(np.mean(output.argmax(axis=-1) == targets))
     return metrics
 
 
@@ -101,6 +111,10 @@ class Trainer:
         n_batches = math.ceil(n / config.batch_size)
         with self._ctrl_c_stops():
             while self.epoch < config.epochs and self.stopped is None:
+                if self._stop.is_set():  # Ctrl-C came between two epochs
+                    self.stopped = "interrupted"
+                    self.save()
+                    break
                 if self.batch == 0:
                     self.epoch_rng = self.rng.bit_generator.state
                     self.sums = {"loss": 0.0, "correct": 0, "count": 0, "seconds": 0.0}
@@ -155,7 +169,11 @@ class Trainer:
         self.optimizer.step(model.params, model.grads)
         correct = 0
         if model.config.loss == "cross_entropy":
-            correct = int(np.sum(output.argmax(axis=-1) == batch.y))
+            output, targets = scored(model, output, batch.y, batch.lengths)
+            hits = output.argmax(axis=-1) == targets
+            # head "every": the batch's share of right steps, counted per sequence like the loss
+            correct = (float(hits.mean()) * len(batch.y) if model.config.head == "every"
+                       else int(hits.sum()))
         return float(loss), correct
 
     def _end_epoch(self, validation):
