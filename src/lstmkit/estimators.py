@@ -116,9 +116,9 @@ class SequenceClassifier(ClassifierMixin, SequenceEstimator):
 
     def __init__(self, cell="lstm", hidden_size=128, num_layers=1, bidirectional=False,
                  dropout=0.0, forget_bias=None, optimizer="adam", lr=1e-3, momentum=0.0,
-                 weight_decay=0.0, schedule="constant", warmup_epochs=0, batch_size=128,
-                 epochs=10, clip_norm=None, validation_fraction=0.1, patience=None, seed=0,
-                 threads=None, n_steps=None, verbose=1):
+                 weight_decay=0.0, schedule="constant", step_size=5, gamma=0.1, warmup_epochs=0,
+                 batch_size=128, epochs=10, clip_norm=None, validation_fraction=0.1,
+                 patience=None, seed=0, threads=None, n_steps=None, verbose=1):
         self.cell = cell
         self.hidden_size = hidden_size
         self.num_layers = num_layers
@@ -130,6 +130,8 @@ class SequenceClassifier(ClassifierMixin, SequenceEstimator):
         self.momentum = momentum
         self.weight_decay = weight_decay
         self.schedule = schedule
+        self.step_size = step_size
+        self.gamma = gamma
         self.warmup_epochs = warmup_epochs
         self.batch_size = batch_size
         self.epochs = epochs
