@@ -44,8 +44,10 @@ def test_bad_flag_values_are_refused(capsys):
     with pytest.raises(SystemExit):
         build_parser().parse_args(["train", "mnist", "--hidden-size", "many"])
     assert "invalid int value: 'many'" in capsys.readouterr().err
-    assert main(["train", "mnist", "--cell", "lstmm", "--out", "unused"]) == 1
+def test_bad_hyperparameters_are_refused_before_writing(tmp_path, capsys):
+    assert main(["train", "mnist", "--cell", "lstmm", "--out", str(tmp_path / "run")]) == 1
     assert "unknown cell 'lstmm'" in capsys.readouterr().err
+    assert not (tmp_path / "run").exists()
 
 
 def test_train_evaluate_predict_end_to_end_on_a_tiny_slice(tmp_path, capsys):

@@ -68,21 +68,20 @@ class SequenceEstimator(BaseEstimator):
     _head = "last"
     _loss = "cross_entropy"
 
-    def _model_config(self, input_size, output_size):
-        options = {f.name: getattr(self, f.name) for f in fields(ModelConfig)
-                   if hasattr(self, f.name)}
-        return ModelConfig(input_size=input_size, output_size=output_size, head=self._head,
-                           loss=self._loss, **options)
-
-    def _train_config(self):
-        return TrainConfig(**{f.name: getattr(self, f.name) for f in fields(TrainConfig)
-                              if hasattr(self, f.name)})
+    def configs(self, input_size, output_size):
+        """(ModelConfig, TrainConfig) from the hyperparameters; a bad value raises here."""
+        model_options = {f.name: getattr(self, f.name) for f in fields(ModelConfig)
+                         if hasattr(self, f.name)}
+        model_config = ModelConfig(input_size=input_size, output_size=output_size,
+                                   head=self._head, loss=self._loss, **model_options)
+        train_config = TrainConfig(**{f.name: getattr(self, f.name) for f in fields(TrainConfig)
+                                      if hasattr(self, f.name)})
+        return model_config, train_config
 
     def _fit_data(self, data, output_size, run_dir=None, resume=False):
         """Build the model, train it on data (validation split off), set model_ and history_."""
-        train_config = self._train_config()
-        model = SequenceModel(self._model_config(data.X.shape[2], output_size),
-                              seed=train_config.seed)
+        model_config, train_config = self.configs(data.X.shape[2], output_size)
+        model = SequenceModel(model_config, seed=train_config.seed)
         run = RunDir(run_dir).create() if run_dir is not None else None
         trainer = Trainer(model, train_config, checkpoint=run.checkpoint if run else None,
                           progress=self.verbose > 0,

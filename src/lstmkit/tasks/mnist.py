@@ -53,6 +53,7 @@ def _load(options, echo):
 def train(params, options: MNISTOptions, out, *, resume=False, echo=print):
     """Fit a SequenceClassifier with params, write the run directory, return metrics."""
     start = time.perf_counter()
+    ESTIMATOR(**params).configs(28, 10)  # refuse bad hyperparameters before writing anything
     run = RunDir(out).create()
     X_train, y_train, X_test, y_test, source = _load(options, echo)
     if not resume:
