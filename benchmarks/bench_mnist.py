@@ -56,9 +56,9 @@ def main():
     parser.add_argument("--seeds", type=int, nargs="+", default=[0, 1, 2])
     parser.add_argument("--jobs", type=int, default=2, help="seeds trained at once")
     parser.add_argument("--threads", type=int, default=1, help="threads per training process")
-    parser.add_argument("flags", nargs=argparse.REMAINDER, help="-- then lstmkit train flags")
-    args = parser.parse_args()
-    flags = args.flags[1:] if args.flags[:1] == ["--"] else args.flags
+    argv = sys.argv[1:]
+    split = argv.index("--") if "--" in argv else len(argv)
+    args, flags = parser.parse_args(argv[:split]), argv[split + 1:]
     start = time.time()
     with ThreadPoolExecutor(args.jobs) as pool:
         seeds = list(pool.map(lambda s: run_seed(args.name, s, args.threads, flags), args.seeds))
