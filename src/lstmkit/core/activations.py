@@ -3,18 +3,19 @@
 Every activation the ONNX LSTM / GRU operators allow is here, with ONNX's parameter
 names (alpha, beta) and ONNX's defaults (onnxruntime's rnn_helpers):
 
-    sigmoid           1 / (1 + e^{-x})                       derivative  y (1 - y)
-    tanh              tanh(x)                                            1 - y^2
-    hard_sigmoid      min(max(alpha x + beta, 0), 1)  (0.2, 0.5)         alpha [0 < y < 1]
-    relu              max(0, x)                                          [y > 0]
-    identity          x                                                  1
-    softsign          x / (1 + |x|)                                      (1 - |y|)^2
-    leaky_relu        x if x >= 0 else alpha x        (0.01)             [y >= 0] + alpha [y < 0]
-    elu               x if x >= 0 else alpha (e^x - 1) (1.0)            [y >= 0] + (y + alpha) [y < 0]
-    softplus          log(1 + e^x)                                       1 - e^{-y}
-    scaled_tanh       alpha tanh(beta x)              (1.0, 1.0)         beta (alpha - y^2 / alpha)
-    affine            alpha x + beta                  (1.0, 0.0)         alpha
-    thresholded_relu  x if x > alpha else 0           (1.0)              [y != 0]
+    name              y = f(x)                          defaults    f'(x) from y
+    sigmoid           1 / (1 + e^{-x})                              y (1 - y)
+    tanh              tanh(x)                                       1 - y^2
+    hard_sigmoid      min(max(alpha x + beta, 0), 1)    (0.2, 0.5)  alpha [0 < y < 1]
+    relu              max(0, x)                                     [y > 0]
+    identity          x                                             1
+    softsign          x / (1 + |x|)                                 (1 - |y|)^2
+    leaky_relu        x if x >= 0 else alpha x          (0.01)      [y >= 0] + alpha [y < 0]
+    elu               x if x >= 0 else alpha (e^x - 1)  (1.0)       [y >= 0] + (y + alpha) [y < 0]
+    softplus          log(1 + e^x)                                  1 - e^{-y}
+    scaled_tanh       alpha tanh(beta x)                (1.0, 1.0)  beta (alpha - y^2 / alpha)
+    affine            alpha x + beta                    (1.0, 0.0)  alpha
+    thresholded_relu  x if x > alpha else 0             (1.0)       [y != 0]
 
 Writing the derivative from the output y means the backward pass needs only what the
 forward pass already keeps (the gate values), never the pre-activations. Two parameter
