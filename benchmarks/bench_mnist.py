@@ -6,7 +6,8 @@ runs `python -m lstmkit train mnist --data-dir ../shared/data/mnist --seed S --t
 FLAGS --out runs/bench/mnist-NAME-sS` for each seed (JOBS at a time), then writes
 benchmarks/results/mnist-NAME.json: the command, git SHA, machine, each seed's metrics.json
 and epoch times, and the mean and standard deviation of the test accuracy. Render
-docs/results.md from all results with `python benchmarks/render_results.py`.
+docs/results.md from all results with `python benchmarks/render_results.py`. A seed whose
+run directory already holds metrics.json is read, not trained again.
 """
 
 import argparse
@@ -40,8 +41,10 @@ def run_seed(name, seed, threads, flags):
                "--seed", str(seed), "--threads", str(threads), *flags, "--out", str(out)]
     log = out.with_suffix(".log")
     log.parent.mkdir(parents=True, exist_ok=True)
-    with open(log, "w") as stream:
-        subprocess.run(command, cwd=ROOT, stdout=stream, stderr=subprocess.STDOUT, check=True)
+    if not (out / "metrics.json").is_file():  # a finished seed is not trained again
+        with open(log, "w") as stream:
+            subprocess.run(command, cwd=ROOT, stdout=stream, stderr=subprocess.STDOUT,
+                           check=True)
     metrics = json.loads((out / "metrics.json").read_text())
     with open(out / "history.csv") as stream:
         history = list(csv.DictReader(stream))
