@@ -78,6 +78,7 @@ def main():
         "seeds": seeds, "total_wall_s": time.time() - start,
     }
     path = ROOT / "benchmarks" / "results" / f"mnist-{args.name}.json"
+    path.parent.mkdir(exist_ok=True)
     path.write_text(json.dumps(result, indent=2) + "\n")
     print(f"{args.name}: test accuracy {accuracy.mean():.4f} +- {result['test_accuracy_std']:.4f}"
           f" over seeds {args.seeds}; {path}")
