@@ -11,8 +11,16 @@ at step t keeps its state unchanged and outputs 0; so the final state is the sta
 the last valid step, the reverse direction starts at the last valid step, and a sequence
 of length 0 returns its initial state. BPTT mirrors this: an invalid step passes the
 state gradient through untouched.
+
+Two paths compute the same equations. The loops below call the cell's step_forward and
+step_backward: the readable reference, and the path for every cell and option. The fast
+kernels (core.kernels, numba) fuse each step's elementwise math into one compiled function
+and write into buffers allocated once per sequence; they cover the LSTM and GRU with the
+default activations (kernels.covers) and are chosen automatically, unless the environment
+sets LSTMKIT_NO_JIT=1. core.kernels is imported on the first call that uses it.
 """
 
+import os
 from typing import NamedTuple
 
 import numpy as np
@@ -25,6 +33,19 @@ class Tape(NamedTuple):
     caches: list  # the cell's cache of every step, in time order
     valid: np.ndarray | None  # (T, N) bool, or None when every step is valid
     reverse: bool  # True: the steps ran from T-1 down to 0
+    fast: object = None  # the fast path's kernels.Buffers; then caches is one cache of
+    #                      arrays stacked over time (T, N, ...). None: the NumPy path
+
+
+def _fast_kernels(step, dtype):
+    """core.kernels when it covers this cell and dtype and LSTMKIT_NO_JIT is not 1, else None."""
+    if os.environ.get("LSTMKIT_NO_JIT") == "1" or dtype not in (np.float32, np.float64):
+        return None
+    try:
+        from lstmkit.core import kernels
+    except ImportError:  # numba missing: the NumPy path
+        return None
+    return kernels if kernels.covers(step) else None
 
 
 def _where(valid_t, new, old):
@@ -40,6 +61,10 @@ def unroll(step, params, X, state, *, valid=None, reverse=False, keep=True):
     (Y (T, N, H), final state, Tape or None when keep=False).
     """
     T, N, D = X.shape
+    fast = _fast_kernels(step, X.dtype)
+    if fast is not None:  # the same GEMM X W_x; its kernels add the bias inside each step
+        Y, state, caches, buffers = fast.unroll(step, params, X, state, valid, reverse, keep)
+        return Y, state, (Tape(X, caches, valid, reverse, buffers) if keep else None)
     XW = step.input_projection(params, X.reshape(T * N, D)).reshape(T, N, -1)  # (T, N, G*H)
     Y = np.empty((T, N, state.H.shape[1]), X.dtype)  # (T, N, H)
     caches = [None] * T if keep else None
@@ -65,7 +90,13 @@ def bptt(step, params, dY, dstate, tape, *, truncate=None):
     boundary between the chunks [0, k), [k, 2k), ..., as torch does with .detach() of
     the state every k steps. Returns (dX (T, N, D), dstate of the initial state, grads).
     """
-    X, caches, valid, reverse = tape
+    X, caches, valid, reverse = tape.X, tape.caches, tape.valid, tape.reverse
+    if tape.fast is not None:  # the tape of the fast forward
+        from lstmkit.core import kernels
+
+        dXW, dHW, dstate = kernels.bptt(step, params, dY, dstate, tape, truncate)
+        dX, grads = step.weight_grads(params, X, caches, dXW, dHW)
+        return dX, dstate, grads
     T, N, _ = X.shape
     dXW = dHW = None  # (T, N, G*H), allocated at the first step
     previous_chunk = None

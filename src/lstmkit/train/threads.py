@@ -14,13 +14,13 @@ def set_threads(n):
     """Use n threads in BLAS (threadpoolctl), numba and torch. Returns n."""
     if isinstance(n, bool) or not isinstance(n, int) or n < 1:
         raise ValueError(f"threads must be a positive integer, got {n!r}")
-    threadpool_limits(limits=n)
-    if "numba" in sys.modules:
+    if "numba" in sys.modules:  # first: it may load an OpenMP runtime for threadpoolctl to limit
         import numba
 
         numba.set_num_threads(min(n, numba.config.NUMBA_NUM_THREADS))
     else:
         os.environ["NUMBA_NUM_THREADS"] = str(n)
+    threadpool_limits(limits=n)
     if "torch" in sys.modules:
         sys.modules["torch"].set_num_threads(n)
     return n

@@ -1,0 +1,549 @@
+"""Fast kernels for the sequence runner: the equations of core/lstm.py and core/gru.py,
+compiled with numba. The only module of lstmkit that imports numba.
+
+core/sequence.py imports this module on the first call that can use it (never when lstmkit
+is imported), if `covers` says the cell is one of these kernels' (the LSTM with the default
+activations, with or without peephole and coupled gates, no clip; the GRU with the default
+activations in PyTorch's form (G3)) and LSTMKIT_NO_JIT is not 1. Each function is compiled
+on its first call, for the dtype and variant at hand only, and cached on disk (cache=True),
+so a later process loads it instead of compiling it.
+
+One sequence (one layer, one direction) runs in one of two ways, chosen by `whole_loop`:
+
+- per step: a Python loop over t; each step one GEMM H_{t-1} W_h by NumPy and one fused
+  kernel for all the elementwise math of the step;
+- whole loop: the time loop itself compiled (np.dot inside calls BLAS), for small steps,
+  where the Python work of a step would cost as much as its arithmetic.
+
+Both write into buffers allocated once per sequence, never per step:
+
+    gates (T, N, G*H)  X W_x, the input GEMM of all steps (the kernels add b); each step
+                       overwrites its slot with its gates: I, F, C~, O (LSTM), R, Z, H~ (GRU)
+    H     (T+1, N, H)  the hidden states in time order: H_0 first (the reverse direction:
+                       last), so the state before step t is H[t] (reverse: H[t+1])
+    C     (T+1, N, H)  the memory cells, laid out as H (LSTM)
+    HW_n  (T, N, H)    H_{t-1} W_hn + b_hn, which (GB5) needs (GRU)
+
+and the outputs Y are the view H[1:] (H[:T] in reverse), or a buffer of their own with masks.
+BPTT reads these back, writes dZ (T, N, G*H) (the GRU also dHW, its hidden-side twin) and
+carries the state gradient in three (N, H) arrays: dH_gemm (the last step's dZ W_h^T),
+dH_carry (the rest of dH_{t-1}: the GRU's dH Z (GB3), and at masked rows the gradient passing
+through) and dC. The cell's weight_grads then computes dW_x, dW_h and dX, one GEMM each.
+
+Transcendentals: float64 uses libm's exp and tanh; float32 a rational approximation of tanh
+(Eigen's generic_fast_tanh_float, error below 4e-7) that LLVM vectorises, and
+sigma(x) = (1 + tanh(x / 2)) / 2.
+"""
+
+import functools
+import math
+from typing import NamedTuple
+
+import numba
+import numpy as np
+from numba.core import types
+from numba.extending import overload, register_jitable
+
+from lstmkit.core.activations import Activation
+from lstmkit.core.gru import GRUCache, GRUState, GRUStep
+from lstmkit.core.lstm import LSTMCache, LSTMState, LSTMStep
+
+# The whole time loop is compiled when a step's GEMM has at most this many multiply-adds
+# (N * H * G*H). OpenBLAS runs a GEMM this small on the calling thread alone, so the BLAS
+# that numba's np.dot reaches (SciPy's OpenBLAS, a second library beside NumPy's) never wakes
+# worker threads that would spin against NumPy's. Larger steps loop in Python around NumPy's
+# GEMM (on all of BLAS's threads), where the Python work of a step (a few us) is small
+# beside its arithmetic. (Splitting a larger step's GEMM into single-thread row blocks inside
+# the compiled loop was measured: slower with 2 threads than NumPy's GEMM on both.)
+WHOLE_LOOP_MAX_MACS = 2**18
+
+# error_model="numpy": a float division never raises (the check is a branch that stops LLVM
+# from vectorising a loop); contract: a * b + c may become one fused multiply-add.
+_jit = numba.njit(cache=True, error_model="numpy", fastmath={"contract"})
+
+calls = {}  # "lstm_forward_loop", ...: how often the runner called each kind (tests read it)
+
+
+def _count(name):
+    calls[name] = calls.get(name, 0) + 1
+
+
+# ---------------------------------------------------------------- scalar activations
+
+_TANH_CLAMP = np.float32(7.90531110763549805)
+_TANH_P = tuple(np.float32(a) for a in (  # numerator, odd powers 1 .. 13
+    4.89352455891786e-03, 6.37261928875436e-04, 1.48572235717979e-05, 5.12229709037114e-08,
+    -8.60467152213735e-11, 2.00018790482477e-13, -2.76076847742355e-16))
+_TANH_Q = tuple(np.float32(b) for b in (  # denominator, even powers 0 .. 6
+    4.89352518554385e-03, 2.26843463243900e-03, 1.18534705686654e-04, 1.19825839466702e-06))
+_HALF32 = np.float32(0.5)
+
+
+def _tanh(x):
+    """tanh(x) inside compiled code (see the overload below)."""
+    return np.tanh(x)
+
+
+def _sigmoid(x):
+    """1 / (1 + e^-x) inside compiled code (see the overload below)."""
+    return 1 / (1 + np.exp(-x))
+
+
+@overload(_tanh)
+def _tanh_impl(x):
+    if isinstance(x, types.Float) and x.bitwidth == 32:
+        p1, p3, p5, p7, p9, p11, p13 = _TANH_P
+        q0, q2, q4, q6 = _TANH_Q
+        c = _TANH_CLAMP
+
+        def tanh32(x):  # odd / even polynomial on [-c, c]; tanh rounds to +-1 beyond
+            x = max(min(x, c), -c)
+            x2 = x * x
+            p = ((((((p13 * x2 + p11) * x2 + p9) * x2 + p7) * x2 + p5) * x2 + p3) * x2 + p1) * x
+            q = ((q6 * x2 + q4) * x2 + q2) * x2 + q0
+            return p / q
+
+        return tanh32
+    return lambda x: math.tanh(x)
+
+
+@overload(_sigmoid)
+def _sigmoid_impl(x):
+    if isinstance(x, types.Float) and x.bitwidth == 32:
+        half = _HALF32
+        return lambda x: half * _tanh(half * x) + half
+
+    def sigmoid64(x):  # as activations.sigmoid: e^{-|x|} never overflows
+        e = math.exp(-abs(x))
+        return 1.0 / (1.0 + e) if x >= 0 else e / (1.0 + e)
+
+    return sigmoid64
+
+
+@register_jitable
+def chunk_starts(t, k, reverse):
+    """True when BPTT, visiting t downwards (upwards when reverse), enters a new chunk of k
+    steps at step t: truncated BPTT cuts the state gradient there."""
+    return (t - 1) // k != t // k if reverse else (t + 1) // k != t // k
+
+
+# ---------------------------------------------------------------- LSTM
+
+
+@_jit
+def _lstm_forward_rows(Z, b, HW, H_prev, C_prev, H, C, P, valid_t, Y_t, masked, peephole,
+                       coupled):
+    """Equations (1)-(6) for one step, all rows. Z (N, 4H): X_t W_x on entry, the gates
+    I, F, C~, O on exit; b (4H,); HW (N, 4H) = H_{t-1} W_h. Writes H, C (N, H), and Y_t when
+    masked (H at valid rows, 0 elsewhere). P (3, H): the peepholes, read only if peephole.
+
+    The inner loops run over 1-D views, one row and gate block each, which LLVM vectorises;
+    peephole and coupled are compile-time constants, so each variant's loop has no branch.
+    """
+    numba.literally(peephole)
+    numba.literally(coupled)
+    N, Hn = H.shape
+    one = Z.dtype.type(1)
+    b_i, b_f, b_g, b_o = b[:Hn], b[Hn:2 * Hn], b[2 * Hn:3 * Hn], b[3 * Hn:]
+    for n in range(N):
+        if masked and not valid_t[n]:  # the state passes unchanged, the output is 0
+            H[n] = H_prev[n]
+            C[n] = C_prev[n]
+            Y_t[n] = 0
+            continue
+        z_i, z_f, z_g, z_o = Z[n, :Hn], Z[n, Hn:2 * Hn], Z[n, 2 * Hn:3 * Hn], Z[n, 3 * Hn:]
+        hw_i, hw_f, hw_g, hw_o = HW[n, :Hn], HW[n, Hn:2 * Hn], HW[n, 2 * Hn:3 * Hn], HW[n, 3 * Hn:]
+        c_prev, c_new, h_new = C_prev[n], C[n], H[n]
+        for j in range(Hn):
+            Z_i = (z_i[j] + b_i[j]) + hw_i[j]
+            Z_f = (z_f[j] + b_f[j]) + hw_f[j]
+            Z_o = (z_o[j] + b_o[j]) + hw_o[j]
+            if peephole:
+                Z_i += P[0, j] * c_prev[j]
+                Z_f += P[1, j] * c_prev[j]
+            I = _sigmoid(Z_i)  # (1)
+            F = one - I if coupled else _sigmoid(Z_f)  # (2)
+            C_tilde = _tanh((z_g[j] + b_g[j]) + hw_g[j])  # (4)
+            c = F * c_prev[j] + I * C_tilde  # (5)
+            if peephole:
+                Z_o += P[2, j] * c
+            O = _sigmoid(Z_o)  # (3)
+            z_i[j], z_f[j], z_g[j], z_o[j] = I, F, C_tilde, O
+            c_new[j] = c
+            h_new[j] = O * _tanh(c)  # (6)
+        if masked:
+            Y_t[n] = h_new
+
+
+@_jit
+def _lstm_backward_rows(G, C_prev, C, dH_gemm, dH_carry, dY_t, dC, dZ, P, valid_t, masked,
+                        peephole, coupled):
+    """(B1)-(B9), (B3p), (B7p) for one step, all rows. G (N, 4H) the gates I, F, C~, O. The
+    gradient reaching H_t is dH_gemm + dH_carry + dY_t; dC holds dC_t on entry and dC_{t-1}
+    on exit. Writes dZ (N, 4H) and dH_carry: the part of dH_{t-1} that is not dZ W_h^T (the
+    gradient passing a masked row; 0 elsewhere)."""
+    numba.literally(peephole)
+    numba.literally(coupled)
+    N, Hn = C.shape
+    one, zero = G.dtype.type(1), G.dtype.type(0)
+    for n in range(N):
+        if masked and not valid_t[n]:  # no gradient to Z; the state gradient passes (dC too)
+            dH_carry[n] += dH_gemm[n]
+            dZ[n] = 0
+            continue
+        g_i, g_f, g_g, g_o = G[n, :Hn], G[n, Hn:2 * Hn], G[n, 2 * Hn:3 * Hn], G[n, 3 * Hn:]
+        dz_i, dz_f, dz_g, dz_o = dZ[n, :Hn], dZ[n, Hn:2 * Hn], dZ[n, 2 * Hn:3 * Hn], dZ[n, 3 * Hn:]
+        c_prev, c_new, dc_io = C_prev[n], C[n], dC[n]
+        dh_gemm, dh_carry, dy = dH_gemm[n], dH_carry[n], dY_t[n]
+        for j in range(Hn):
+            dH = dh_gemm[j] + dh_carry[j] + dy[j]
+            I, F, C_tilde, O = g_i[j], g_f[j], g_g[j], g_o[j]
+            A_C = _tanh(c_new[j])  # tanh(C_t), recomputed rather than kept
+            dO = dH * A_C  # (B1)
+            dc = dc_io[j] + dH * O * (one - A_C * A_C)  # (B2)
+            dZ_o = dO * (O * (one - O))  # (B3)
+            if peephole:
+                dc += dZ_o * P[2, j]  # (B3p)
+            dF = dc * c_prev[j]  # (B4)
+            dI = dc * C_tilde  # (B5)
+            dC_tilde = dc * I  # (B6)
+            dc_prev = dc * F  # (B7)
+            if coupled:
+                dZ_i = (dI - dF) * (I * (one - I))  # (B8c)
+                dZ_f = zero
+            else:
+                dZ_i = dI * (I * (one - I))  # (B8)
+                dZ_f = dF * (F * (one - F))  # (B8)
+            dZ_g = dC_tilde * (one - C_tilde * C_tilde)  # (B9)
+            if peephole:
+                dc_prev += dZ_i * P[0, j] + dZ_f * P[1, j]  # (B7p)
+            dz_i[j], dz_f[j], dz_g[j], dz_o[j] = dZ_i, dZ_f, dZ_g, dZ_o
+            dc_io[j] = dc_prev
+            dh_carry[j] = zero
+
+
+class Functions(NamedTuple):
+    """The compiled entry points of one cell variant (the runner calls them)."""
+
+    forward_step: object  # (..., t, ...): step t, after the caller's GEMM H_{t-1} W_h
+    backward_step: object  # step t of BPTT, before the caller's GEMM dZ_t W_h^T
+    forward_loop: object  # the whole forward loop, np.dot (BLAS) inside
+    backward_loop: object  # the whole BPTT loop, np.dot (BLAS) inside
+
+
+@functools.cache
+def lstm_functions(peephole, coupled):
+    """The LSTM's entry points with peephole and coupled fixed at compile time (closures:
+    each variant compiles, and is cached, on its own first call)."""
+
+    @_jit
+    def forward_step(XW, b, HW, Hs, Cs, P, valid, Y, t, masked, reverse):
+        p, n = (t + 1, t) if reverse else (t, t + 1)
+        _lstm_forward_rows(XW[t], b, HW, Hs[p], Cs[p], Hs[n], Cs[n], P, valid[t], Y[t], masked,
+                           peephole, coupled)
+
+    @_jit
+    def backward_step(G, Cs, dY, dZ, dH_gemm, dH_carry, dC, P, valid, t, masked, reverse):
+        p, n = (t + 1, t) if reverse else (t, t + 1)
+        _lstm_backward_rows(G[t], Cs[p], Cs[n], dH_gemm, dH_carry, dY[t], dC, dZ[t], P,
+                            valid[t], masked, peephole, coupled)
+
+    @_jit
+    def forward_loop(XW, b, W_h, Hs, Cs, P, valid, Y, HW, masked, reverse):
+        T = XW.shape[0]
+        for s in range(T):
+            t = T - 1 - s if reverse else s
+            p, n = (t + 1, t) if reverse else (t, t + 1)
+            np.dot(Hs[p], W_h, HW)
+            _lstm_forward_rows(XW[t], b, HW, Hs[p], Cs[p], Hs[n], Cs[n], P, valid[t], Y[t],
+                               masked, peephole, coupled)
+
+    @_jit
+    def backward_loop(G, W_hT, Cs, dY, dZ, dH_gemm, dH_carry, dC, P, valid, masked, reverse,
+                      truncate):
+        T = G.shape[0]
+        for s in range(T):
+            t = s if reverse else T - 1 - s
+            if truncate > 0 and s > 0 and chunk_starts(t, truncate, reverse):
+                dH_gemm[:] = 0
+                dH_carry[:] = 0
+                dC[:] = 0
+            p, n = (t + 1, t) if reverse else (t, t + 1)
+            _lstm_backward_rows(G[t], Cs[p], Cs[n], dH_gemm, dH_carry, dY[t], dC, dZ[t], P,
+                                valid[t], masked, peephole, coupled)
+            np.dot(dZ[t], W_hT, dH_gemm)  # (B10)
+
+    return Functions(forward_step, backward_step, forward_loop, backward_loop)
+
+
+# ---------------------------------------------------------------- GRU
+
+
+@_jit
+def _gru_forward_rows(G, b_x, HW, b_h, H_prev, H, HW_n, valid_t, Y_t, masked):
+    """Equations (G1)-(G4) for one step, all rows. G (N, 3H): X_t W_x on entry, the gates
+    R, Z, H~ on exit; b_x, b_h (3H,); HW (N, 3H) = H_{t-1} W_h. Writes H and HW_n (N, H) =
+    H_{t-1} W_hn + b_hn (and Y_t when masked)."""
+    N, Hn = H.shape
+    one = G.dtype.type(1)
+    bx_r, bx_z, bx_n = b_x[:Hn], b_x[Hn:2 * Hn], b_x[2 * Hn:]
+    b_r, b_z, b_n = b_h[:Hn], b_h[Hn:2 * Hn], b_h[2 * Hn:]
+    for n in range(N):
+        if masked and not valid_t[n]:
+            H[n] = H_prev[n]
+            HW_n[n] = 0
+            Y_t[n] = 0
+            continue
+        g_r, g_z, g_n = G[n, :Hn], G[n, Hn:2 * Hn], G[n, 2 * Hn:]
+        hw_r, hw_z, hw_n = HW[n, :Hn], HW[n, Hn:2 * Hn], HW[n, 2 * Hn:]
+        h_prev, h_new, hw_n_kept = H_prev[n], H[n], HW_n[n]
+        for j in range(Hn):
+            HW_nj = hw_n[j] + b_n[j]
+            R = _sigmoid((g_r[j] + bx_r[j]) + (hw_r[j] + b_r[j]))  # (G1)
+            Z = _sigmoid((g_z[j] + bx_z[j]) + (hw_z[j] + b_z[j]))  # (G2)
+            H_tilde = _tanh((g_n[j] + bx_n[j]) + R * HW_nj)  # (G3)
+            g_r[j], g_z[j], g_n[j] = R, Z, H_tilde
+            hw_n_kept[j] = HW_nj
+            h_new[j] = (one - Z) * H_tilde + Z * h_prev[j]  # (G4)
+        if masked:
+            Y_t[n] = h_new
+
+
+@_jit
+def _gru_backward_rows(G, H_prev, HW_n, dH_gemm, dH_carry, dY_t, dXW, dHW, valid_t, masked):
+    """(GB1)-(GB7) for one step, all rows. The gradient reaching H_t is dH_gemm + dH_carry +
+    dY_t. Writes dXW, dHW (N, 3H) and dH_carry = dH Z (GB3) (at a masked row: the gradient
+    passing through); the caller adds dHW W_h^T (GB8)."""
+    N, Hn = H_prev.shape
+    one = G.dtype.type(1)
+    for n in range(N):
+        if masked and not valid_t[n]:
+            dH_carry[n] += dH_gemm[n]
+            dXW[n] = 0
+            dHW[n] = 0
+            continue
+        g_r, g_z, g_n = G[n, :Hn], G[n, Hn:2 * Hn], G[n, 2 * Hn:]
+        dxw_r, dxw_z, dxw_n = dXW[n, :Hn], dXW[n, Hn:2 * Hn], dXW[n, 2 * Hn:]
+        dhw_r, dhw_z, dhw_n = dHW[n, :Hn], dHW[n, Hn:2 * Hn], dHW[n, 2 * Hn:]
+        h_prev, hw_n, dh_gemm, dh_carry, dy = H_prev[n], HW_n[n], dH_gemm[n], dH_carry[n], dY_t[n]
+        for j in range(Hn):
+            dH = dh_gemm[j] + dh_carry[j] + dy[j]
+            R, Z, H_tilde = g_r[j], g_z[j], g_n[j]
+            dH_tilde = dH * (one - Z)  # (GB1)
+            dZ = dH * (h_prev[j] - H_tilde)  # (GB2)
+            dXW_n = dH_tilde * (one - H_tilde * H_tilde)  # (GB4)
+            dR = dXW_n * hw_n[j]  # (GB5)
+            dXW_r = dR * (R * (one - R))  # (GB7)
+            dXW_z = dZ * (Z * (one - Z))  # (GB7)
+            dxw_r[j], dxw_z[j], dxw_n[j] = dXW_r, dXW_z, dXW_n
+            dhw_r[j], dhw_z[j], dhw_n[j] = dXW_r, dXW_z, dXW_n * R  # (GB6)
+            dh_carry[j] = dH * Z  # (GB3)
+
+
+@_jit
+def gru_forward_step(XW, b_x, HW, b_h, Hs, HW_n, valid, Y, t, masked, reverse):
+    p, n = (t + 1, t) if reverse else (t, t + 1)
+    _gru_forward_rows(XW[t], b_x, HW, b_h, Hs[p], Hs[n], HW_n[t], valid[t], Y[t], masked)
+
+
+@_jit
+def gru_backward_step(G, Hs, HW_n, dY, dXW, dHW, dH_gemm, dH_carry, valid, t, masked, reverse):
+    p = t + 1 if reverse else t
+    _gru_backward_rows(G[t], Hs[p], HW_n[t], dH_gemm, dH_carry, dY[t], dXW[t], dHW[t],
+                       valid[t], masked)
+
+
+@_jit
+def gru_forward_loop(XW, b_x, W_h, b_h, Hs, HW_n, valid, Y, HW, masked, reverse):
+    T = XW.shape[0]
+    for s in range(T):
+        t = T - 1 - s if reverse else s
+        p, n = (t + 1, t) if reverse else (t, t + 1)
+        np.dot(Hs[p], W_h, HW)
+        _gru_forward_rows(XW[t], b_x, HW, b_h, Hs[p], Hs[n], HW_n[t], valid[t], Y[t], masked)
+
+
+@_jit
+def gru_backward_loop(G, W_hT, Hs, HW_n, dY, dXW, dHW, dH_gemm, dH_carry, valid, masked, reverse,
+                      truncate):
+    T = G.shape[0]
+    for s in range(T):
+        t = s if reverse else T - 1 - s
+        if truncate > 0 and s > 0 and chunk_starts(t, truncate, reverse):
+            dH_gemm[:] = 0
+            dH_carry[:] = 0
+        p = t + 1 if reverse else t
+        _gru_backward_rows(G[t], Hs[p], HW_n[t], dH_gemm, dH_carry, dY[t], dXW[t], dHW[t],
+                           valid[t], masked)
+        np.dot(dHW[t], W_hT, dH_gemm)  # (GB8)
+
+
+GRU_FUNCTIONS = Functions(gru_forward_step, gru_backward_step, gru_forward_loop,
+                          gru_backward_loop)
+
+
+# ---------------------------------------------------------------- the runner's entry points
+
+_DEFAULTS = {"gate_activation": Activation("sigmoid"), "candidate_activation": Activation("tanh"),
+             "cell_activation": Activation("tanh")}
+
+
+def covers(step):
+    """True when these kernels compute `step`: default activations, LSTM without clip, GRU (G3)."""
+    if isinstance(step, LSTMStep):
+        ok = step.clip is None
+    elif isinstance(step, GRUStep):
+        ok = step.linear_before_reset
+    else:
+        return False
+    return ok and all(getattr(step, name, default) == default
+                      for name, default in _DEFAULTS.items())
+
+
+def functions(step):
+    """The compiled entry points for `step` (a covered cell)."""
+    if isinstance(step, LSTMStep):
+        return lstm_functions(step.peephole, step.coupled)
+    return GRU_FUNCTIONS
+
+
+def whole_loop(N, H, n_gates):
+    """True: compile the whole time loop (small steps); False: a Python loop over steps."""
+    return N * H * n_gates * H <= WHOLE_LOOP_MAX_MACS
+
+
+class Buffers(NamedTuple):
+    """What the fast forward keeps for BPTT (module docstring): arrays over all steps."""
+
+    gates: np.ndarray  # (T, N, G*H) I, F, C~, O (LSTM) or R, Z, H~ (GRU) of every step
+    H: np.ndarray  # (T+1, N, H) hidden states in time order
+    C: np.ndarray | None  # (T+1, N, H) memory cells (LSTM)
+    HW_n: np.ndarray | None  # (T, N, H) H_{t-1} W_hn + b_hn (GRU)
+
+
+def _valid(valid, T, N):
+    """(T, N) bool for the kernels, and whether any row is masked."""
+    if valid is None:
+        return np.ones((T, N), bool), False
+    return np.ascontiguousarray(valid, bool), True
+
+
+def _peepholes(step, params, dtype):
+    return (np.ascontiguousarray(params["P"], dtype) if step.peephole
+            else np.zeros((3, 1), dtype))  # never read
+
+
+def unroll(step, params, X, state, valid, reverse, keep):
+    """The fast forward of one layer and direction, X (T, N, D). Returns (Y (T, N, H), final
+    state, stacked cache, Buffers); the last two are None unless keep.
+
+    The input projection is the one GEMM X W_x of the cell's input_projection; its bias is
+    added inside the step kernels (one pass less over the (T, N, G*H) array).
+
+    The stacked cache is the cell's cache NamedTuple with each field stacked over time,
+    (T, N, ...) views into the buffers, None where nothing is kept: what weight_grads reads.
+    """
+    T, N, D = X.shape
+    H = state.H.shape[1]
+    GH = step.n_gates * H
+    dtype = X.dtype
+    f = functions(step)
+    XW = np.matmul(X.reshape(T * N, D), params["W_x"]).reshape(T, N, GH)  # X W_x, all steps
+    b = params.get("b" if isinstance(step, LSTMStep) else "b_x")
+    b = np.zeros(GH, dtype) if b is None else np.ascontiguousarray(b, dtype)
+    W_h = np.ascontiguousarray(params["W_h"], dtype)
+    valid_b, masked = _valid(valid, T, N)
+    Hs = np.empty((T + 1, N, H), dtype)
+    first, last = (T, 0) if reverse else (0, T)
+    Hs[first] = state.H
+    H_prev = Hs[1:] if reverse else Hs[:T]  # (T, N, H), H_{t-1} of step t
+    Y = np.empty((T, N, H), dtype) if masked else (Hs[:T] if reverse else Hs[1:])
+    HW = np.empty((N, GH), dtype)  # H_{t-1} W_h, reused by every step
+    loop = whole_loop(N, H, step.n_gates)
+    order = range(T - 1, -1, -1) if reverse else range(T)
+    kind = type(step).__name__[:-4].lower()  # "lstm", "gru"
+    _count(f"{kind}_forward_{'loop' if loop else 'step'}")
+    if isinstance(step, LSTMStep):
+        Cs = np.empty((T + 1, N, H), dtype)
+        Cs[first] = state.C
+        P = _peepholes(step, params, dtype)
+        if loop:
+            f.forward_loop(XW, b, W_h, Hs, Cs, P, valid_b, Y, HW, masked, reverse)
+        else:
+            for t in order:
+                np.matmul(H_prev[t], W_h, out=HW)
+                f.forward_step(XW, b, HW, Hs, Cs, P, valid_b, Y, t, masked, reverse)
+        final = LSTMState(Hs[last], Cs[last])
+        if not keep:
+            return Y, final, None, None
+        C_prev, C = (Cs[1:], Cs[:T]) if reverse else (Cs[:T], Cs[1:])
+        I, F, C_tilde, O = (XW[..., k * H:(k + 1) * H] for k in range(4))
+        cache = LSTMCache(H_prev, C_prev, I, F, C_tilde, O, C, None, None)
+        return Y, final, cache, Buffers(XW, Hs, Cs, None)
+    b_h = params.get("b_h")
+    b_h = np.zeros(GH, dtype) if b_h is None else np.ascontiguousarray(b_h, dtype)
+    HW_n = np.empty((T, N, H), dtype)
+    if loop:
+        f.forward_loop(XW, b, W_h, b_h, Hs, HW_n, valid_b, Y, HW, masked, reverse)
+    else:
+        for t in order:
+            np.matmul(H_prev[t], W_h, out=HW)
+            f.forward_step(XW, b, HW, b_h, Hs, HW_n, valid_b, Y, t, masked, reverse)
+    final = GRUState(Hs[last])
+    if not keep:
+        return Y, final, None, None
+    R, Z, H_tilde = (XW[..., k * H:(k + 1) * H] for k in range(3))
+    cache = GRUCache(H_prev, R, Z, H_tilde, HW_n, None)
+    return Y, final, cache, Buffers(XW, Hs, None, HW_n)
+
+
+def bptt(step, params, dY, dstate, tape, truncate):
+    """The fast BPTT of one `unroll`, from its tape. Returns (dXW, dHW (T, N, G*H), the
+    gradient of the initial state); dHW is dXW for the LSTM. truncate as sequence.bptt."""
+    buffers, valid, reverse = tape.fast, tape.valid, tape.reverse
+    G = buffers.gates
+    T, N, GH = G.shape
+    H = GH // step.n_gates
+    dtype = G.dtype
+    f = functions(step)
+    dY = np.ascontiguousarray(dY, dtype)  # a direction's half of a bidirectional dY: a copy
+    valid_b, masked = _valid(valid, T, N)
+    truncate = 0 if truncate is None else int(truncate)
+    dH_gemm = np.array(dstate.H, dtype, order="C")  # copies
+    dH_carry = np.zeros((N, H), dtype)
+    dXW = np.empty((T, N, GH), dtype)
+    loop = whole_loop(N, H, step.n_gates)
+    W_hT = np.ascontiguousarray(params["W_h"], dtype).T  # (G*H, H), for dZ_t W_h^T
+    if loop:  # the compiled loop wants it C-contiguous
+        W_hT = np.ascontiguousarray(W_hT)
+    order = range(T) if reverse else range(T - 1, -1, -1)
+    cuts = {t for s, t in enumerate(order)
+            if truncate and s and chunk_starts(t, truncate, reverse)}
+    kind = type(step).__name__[:-4].lower()
+    _count(f"{kind}_backward_{'loop' if loop else 'step'}")
+    if isinstance(step, LSTMStep):
+        dC = np.array(dstate.C, dtype, order="C")
+        P = _peepholes(step, params, dtype)
+        if loop:
+            f.backward_loop(G, W_hT, buffers.C, dY, dXW, dH_gemm, dH_carry, dC, P, valid_b,
+                            masked, reverse, truncate)
+        else:
+            for t in order:
+                if t in cuts:
+                    dH_gemm[:] = dH_carry[:] = dC[:] = 0
+                f.backward_step(G, buffers.C, dY, dXW, dH_gemm, dH_carry, dC, P, valid_b, t,
+                                masked, reverse)
+                np.matmul(dXW[t], W_hT, out=dH_gemm)  # (B10)
+        return dXW, dXW, LSTMState(dH_gemm + dH_carry, dC)
+    dHW = np.empty((T, N, GH), dtype)
+    if loop:
+        f.backward_loop(G, W_hT, buffers.H, buffers.HW_n, dY, dXW, dHW, dH_gemm, dH_carry,
+                        valid_b, masked, reverse, truncate)
+    else:
+        for t in order:
+            if t in cuts:
+                dH_gemm[:] = dH_carry[:] = 0
+            f.backward_step(G, buffers.H, buffers.HW_n, dY, dXW, dHW, dH_gemm, dH_carry,
+                            valid_b, t, masked, reverse)
+            np.matmul(dHW[t], W_hT, out=dH_gemm)  # (GB8)
+    return dXW, dHW, GRUState(dH_gemm + dH_carry)

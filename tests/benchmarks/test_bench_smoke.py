@@ -1,0 +1,58 @@
+"""benchmarks/bench_rnn.py end to end on a tiny configuration, so the script cannot rot:
+every implementation, both cells, both modes, one child process per implementation for
+memory, the JSON fields, and docs/benchmarks.md rendered from the JSON."""
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[2]
+SCRIPT = ROOT / "benchmarks" / "bench_rnn.py"
+IMPLS = ["lstmkit", "lstmkit-numpy", "torch", "floor"]
+
+
+def test_bench_rnn_runs_end_to_end_and_writes_its_json(tmp_path):
+    out = tmp_path / "bench.json"
+    command = [sys.executable, str(SCRIPT), "--configs", "smoke=2,5,3,4", "--repeats", "3",
+               "--threads", "1", "--settle", "0", "--memory-impls", "lstmkit,floor",
+               "--out", str(out)]
+    run = subprocess.run(command, capture_output=True, text=True, timeout=300, cwd=ROOT)
+    assert run.returncode == 0, run.stdout + run.stderr
+    assert "threads [1], dtype float32" in run.stdout and "pool blas" in run.stdout
+
+    result = json.loads(out.read_text())
+    assert "bench_rnn.py --configs smoke=2,5,3,4" in result["command"]
+    assert result["git_sha"] == "uncommitted" or len(result["git_sha"]) == 40
+    assert result["repeats"] == 3 and result["threads"] == [1] and result["dtype"] == "float32"
+    assert result["configs"] == {"smoke": {"N": 2, "T": 5, "D": 3, "H": 4}}
+    env = result["environment"]
+    assert env["numpy"] and env["torch"] and env["numba"] and env["cores"] >= 1
+    assert any(pool["api"] == "blas" for pool in env["blas_pools"])
+
+    rows = result["timings"]
+    assert {(r["cell"], r["mode"]) for r in rows} == {
+        (cell, mode) for cell in ("LSTM", "GRU") for mode in ("forward", "train")}
+    for row in rows:
+        assert row["config"] == "smoke" and row["threads"] == 1
+        assert sorted(row["median_s"]) == sorted(IMPLS)
+        assert all(t > 0 for t in row["median_s"].values())
+        assert row["torch_over_lstmkit"] == row["median_s"]["torch"] / row["median_s"]["lstmkit"]
+        for ratio in ("torch_over_numpy_path", "lstmkit_over_floor", "torch_over_floor"):
+            assert row[ratio] > 0
+
+    assert len(result["memory"]) == 2  # one row per cell
+    for row in result["memory"]:
+        assert set(row) >= {"config", "cell", "threads", "lstmkit", "floor"}
+        assert "torch" not in row
+        for impl in ("lstmkit", "floor"):
+            assert row[impl]["peak_rss_mib"] > 10 and row[impl]["step_mib"] >= 0
+
+    md = tmp_path / "benchmarks.md"
+    render = subprocess.run([sys.executable, str(SCRIPT), "--render", str(out), "--to", str(md)],
+                            capture_output=True, text=True, timeout=60, cwd=ROOT)
+    assert render.returncode == 0, render.stderr
+    text = md.read_text()
+    assert text.startswith("# Benchmarks")
+    assert "| smoke (2, 5, 3, 4) | LSTM | 1 | train |" in text
+    assert "## Peak memory of the training step" in text and result["command"] in text

@@ -1,0 +1,280 @@
+"""core.kernels: the fast path equals the NumPy reference path, and it is the path that ran.
+
+Every comparison runs the same layer twice, once with LSTMKIT_NO_JIT=1 (the NumPy loops of
+core.sequence calling the cells' step functions) and once on the automatic path, and holds
+each output, final state and gradient to the per-tensor error max|a - b| / max(max|b|, 1e-8)
+below 2e-6 in float32 and 1e-12 in float64. Both ways of running the fast path are covered:
+the whole time loop compiled (small steps) and the Python loop around one GEMM and one fused
+kernel per step (kernels.WHOLE_LOOP_MAX_MACS moved to force each). Each test also checks that
+the compiled functions it expects were called (kernels.calls) and hold compiled signatures.
+"""
+
+import subprocess
+import sys
+import tracemalloc
+
+import numba
+import numpy as np
+import pytest
+
+import lstmkit
+from lstmkit.core import kernels, sequence
+from lstmkit.core.gru import GRUStep
+from lstmkit.core.lstm import LSTMStep
+
+N, T, D, H = 3, 7, 4, 5
+TOL = {np.float32: 2e-6, np.float64: 1e-12}
+
+VARIANTS = {
+    "LSTM": lambda **kw: lstmkit.LSTM(D, H, **kw),
+    "LSTM-peephole": lambda **kw: lstmkit.LSTM(D, H, peephole=True, **kw),
+    "LSTM-coupled": lambda **kw: lstmkit.LSTM(D, H, coupled=True, **kw),
+    "LSTM-peephole-coupled": lambda **kw: lstmkit.LSTM(D, H, peephole=True, coupled=True, **kw),
+    "GRU": lambda **kw: lstmkit.GRU(D, H, **kw),
+}
+STACKS = {"1 layer": dict(num_layers=1), "2 layers bidirectional": dict(num_layers=2,
+                                                                       bidirectional=True)}
+PADDINGS = {"full": {}, "lengths": {"lengths": np.array([T, 0, 3])},
+            "left-mask": {"mask": np.arange(T)[None, :] >= np.array([0, 2, T - 1])[:, None]}}
+PATHS = {"whole loop": 2**60, "per step": -1}  # kernels.WHOLE_LOOP_MAX_MACS
+
+
+def force_path(monkeypatch, path):
+    monkeypatch.setattr(kernels, "WHOLE_LOOP_MAX_MACS", PATHS[path])
+
+
+def error(a, b):
+    """max|a - b| / max(max|b|, 1e-8), the per-tensor error of the suite."""
+    return float(np.max(np.abs(a - b)) / max(float(np.max(np.abs(b), initial=0)), 1e-8))
+
+
+def as_list(state):
+    return list(state) if isinstance(state, tuple) else [state]
+
+
+def make_layer(variant, stack, dtype):
+    layer = VARIANTS[variant](dtype=dtype, seed=0, **STACKS[stack])
+    rng = np.random.default_rng(7)
+    for A in layer.params.values():  # larger weights: gates away from 0.5, C grows
+        A[...] = rng.uniform(-1, 1, A.shape).astype(dtype)
+    return layer
+
+
+def inputs(layer, dtype, seed=1):
+    rng = np.random.default_rng(seed)
+    K = layer.num_layers * layer.num_directions
+    n_state = 2 if isinstance(layer, lstmkit.LSTM) else 1
+    X = rng.normal(0, 1, (T, N, D)).astype(dtype)
+    state0 = [rng.normal(0, 1, (K, N, H)).astype(dtype) for _ in range(n_state)]
+    dY = rng.normal(0, 1, (T, N, layer.num_directions * H)).astype(dtype)
+    dstate = [rng.normal(0, 1, (K, N, H)).astype(dtype) for _ in range(n_state)]
+    return X, state0, dY, dstate
+
+
+def pack(arrays):
+    return tuple(arrays) if len(arrays) > 1 else arrays[0]
+
+
+def run(layer, X, state0, dY, dstate, padding, truncate=None):
+    """Everything a forward + backward produces, in one flat dict."""
+    layer.train()
+    Y, state = layer(X, pack(state0), **padding)
+    dX, dstate0 = layer.backward(dY, pack(dstate), truncate=truncate)
+    out = {"Y": Y, "dX": dX}
+    out.update({f"state[{i}]": A for i, A in enumerate(as_list(state))})
+    out.update({f"dstate0[{i}]": A for i, A in enumerate(as_list(dstate0))})
+    out.update({f"grad {name}": g.copy() for name, g in layer.grads.items()})
+    return out
+
+
+def both_paths(monkeypatch, layer, *args, **kwargs):
+    """(NumPy path, fast path, kernels.calls added by the fast run)."""
+    monkeypatch.setenv("LSTMKIT_NO_JIT", "1")
+    before = dict(kernels.calls)
+    reference = run(layer, *args, **kwargs)
+    assert kernels.calls == before, "LSTMKIT_NO_JIT=1 still ran a kernel"
+    monkeypatch.delenv("LSTMKIT_NO_JIT")
+    fast = run(layer, *args, **kwargs)
+    ran = {name: n - before.get(name, 0) for name, n in kernels.calls.items()
+           if n > before.get(name, 0)}
+    return reference, fast, ran
+
+
+def assert_close(fast, reference, dtype):
+    assert fast.keys() == reference.keys()
+    errors = {name: error(fast[name], reference[name]) for name in reference}
+    worst = max(errors, key=errors.get)
+    assert errors[worst] < TOL[dtype], f"{worst}: error {errors[worst]:.2e}"
+
+
+def assert_compiled_and_ran(ran, layer, path):
+    """The runner called the expected kind of kernel, and it holds compiled code."""
+    mode = "loop" if path == "whole loop" else "step"
+    cell = type(layer.step).__name__[:-4].lower()
+    assert set(ran) == {f"{cell}_forward_{mode}", f"{cell}_backward_{mode}"}, ran
+    functions = kernels.functions(layer.step)
+    for name in (f"forward_{mode}", f"backward_{mode}"):
+        assert getattr(functions, name).signatures, f"{name} holds no compiled signature"
+
+
+@pytest.mark.parametrize("path", PATHS)
+@pytest.mark.parametrize("padding", PADDINGS)
+@pytest.mark.parametrize("stack", STACKS)
+@pytest.mark.parametrize("variant", VARIANTS)
+@pytest.mark.parametrize("dtype", [np.float32, np.float64], ids=["float32", "float64"])
+def test_fast_path_equals_numpy_path(dtype, variant, stack, padding, path, monkeypatch):
+    force_path(monkeypatch, path)
+    layer = make_layer(variant, stack, dtype)
+    reference, fast, ran = both_paths(monkeypatch, layer, *inputs(layer, dtype),
+                                      PADDINGS[padding])
+    assert_close(fast, reference, dtype)
+    assert_compiled_and_ran(ran, layer, path)
+
+
+@pytest.mark.parametrize("path", PATHS)
+@pytest.mark.parametrize("truncate", [1, 3])
+@pytest.mark.parametrize("variant", ["LSTM", "GRU"])
+def test_truncated_bptt_equals_numpy_path(variant, truncate, path, monkeypatch):
+    force_path(monkeypatch, path)
+    layer = make_layer(variant, "2 layers bidirectional", np.float64)
+    reference, fast, ran = both_paths(monkeypatch, layer, *inputs(layer, np.float64),
+                                      PADDINGS["left-mask"], truncate=truncate)
+    assert_close(fast, reference, np.float64)
+    assert_compiled_and_ran(ran, layer, path)
+
+
+@pytest.mark.parametrize("variant", ["LSTM", "GRU"])
+@pytest.mark.parametrize("dtype", [np.float32, np.float64], ids=["float32", "float64"])
+def test_eval_mode_equals_numpy_path_and_keeps_no_tape(variant, dtype, monkeypatch):
+    layer = make_layer(variant, "2 layers bidirectional", dtype).eval()
+    X, state0, _, _ = inputs(layer, dtype)
+    monkeypatch.setenv("LSTMKIT_NO_JIT", "1")
+    Y_ref, state_ref = layer(X, pack(state0), **PADDINGS["lengths"])
+    monkeypatch.delenv("LSTMKIT_NO_JIT")
+    Y, state = layer(X, pack(state0), **PADDINGS["lengths"])
+    assert layer._tape is None
+    assert error(Y, Y_ref) < TOL[dtype]
+    for A, B in zip(as_list(state), as_list(state_ref), strict=True):
+        assert error(A, B) < TOL[dtype]
+
+
+def test_float32_activations_are_within_4e7_of_numpy():
+    @numba.njit
+    def apply(x, tanh, sigmoid):
+        for j in range(x.shape[0]):
+            tanh[j] = kernels._tanh(x[j])
+            sigmoid[j] = kernels._sigmoid(x[j])
+
+    x = np.concatenate([np.linspace(-30, 30, 200_001), [-1e30, -88.0, 0.0, 1e-30, 88.0, 1e30]])
+    x = x.astype(np.float32)
+    tanh, sigmoid = np.empty_like(x), np.empty_like(x)
+    apply(x, tanh, sigmoid)
+    assert tanh.dtype == sigmoid.dtype == np.float32
+    x64 = x.astype(np.float64)
+    assert np.max(np.abs(tanh - np.tanh(x64))) < 4e-7
+    assert np.max(np.abs(sigmoid - (0.5 + 0.5 * np.tanh(0.5 * x64)))) < 4e-7
+    assert np.all(np.abs(tanh) <= 1) and np.all((sigmoid >= 0) & (sigmoid <= 1))
+
+
+# ---------------------------------------------------------------- dispatch
+
+
+@pytest.mark.parametrize("step, covered", [
+    (LSTMStep(), True),
+    (LSTMStep(peephole=True, coupled=True), True),
+    (LSTMStep(clip=3.0), False),
+    (LSTMStep(gate_activation="hard_sigmoid"), False),
+    (LSTMStep(cell_activation="relu"), False),
+    (LSTMStep(candidate_activation=lstmkit.core.activations.Activation("scaled_tanh")), False),
+    (GRUStep(), True),
+    (GRUStep(linear_before_reset=False), False),
+    (GRUStep(candidate_activation="softsign"), False),
+])
+def test_covers_the_default_activations_only(step, covered):
+    assert kernels.covers(step) is covered
+
+
+def test_uncovered_options_and_no_jit_run_the_numpy_path(monkeypatch):
+    X = np.random.default_rng(0).normal(size=(T, N, D)).astype(np.float32)
+    dY = np.ones((T, N, H), np.float32)
+    for layer, env in [(lstmkit.LSTM(D, H, clip=5.0), None), (lstmkit.LSTM(D, H), "1"),
+                       (lstmkit.GRU(D, H, linear_before_reset=False), None)]:
+        if env:
+            monkeypatch.setenv("LSTMKIT_NO_JIT", env)
+        before = dict(kernels.calls)
+        layer(X)
+        assert layer._tape.tapes[0].fast is None
+        assert isinstance(layer._tape.tapes[0].caches, list)
+        layer.backward(dY)
+        assert kernels.calls == before
+        monkeypatch.delenv("LSTMKIT_NO_JIT", raising=False)
+
+
+def test_whole_loop_is_chosen_for_small_steps_only():
+    """A step's GEMM of at most 2^18 multiply-adds (OpenBLAS keeps it on the calling thread)."""
+    assert kernels.whole_loop(1, 32, 4)  # tiny: N=1, H=32
+    assert not kernels.whole_loop(32, 64, 4)  # stock
+    assert not kernels.whole_loop(64, 128, 4)  # mnist
+    assert not kernels.whole_loop(128, 512, 3)
+    before = dict(kernels.calls)
+    lstmkit.LSTM(8, 32)(np.zeros((20, 1, 8), np.float32))
+    lstmkit.LSTM(8, 128)(np.zeros((2, 64, 8), np.float32))
+    ran = {k for k, n in kernels.calls.items() if n > before.get(k, 0)}
+    assert ran == {"lstm_forward_loop", "lstm_forward_step"}
+
+
+def test_fast_tape_keeps_views_of_per_sequence_buffers():
+    """The tape holds the cell's cache with every field stacked over time, as views of the
+    buffers allocated once for the sequence: nothing per step, no copies."""
+    step = LSTMStep(peephole=True)
+    params = step.init_params(D, H, np.random.default_rng(0), np.float32)
+    X = np.random.default_rng(1).normal(size=(T, N, D)).astype(np.float32)
+    _, _, tape = sequence.unroll(step, params, X, step.initial_state(N, H, np.float32))
+    buffers, cache = tape.fast, tape.caches
+    assert buffers.gates.shape == (T, N, 4 * H) and buffers.H.shape == buffers.C.shape == (
+        T + 1, N, H)
+    for name in ("I", "F", "C_tilde", "O"):
+        assert np.shares_memory(getattr(cache, name), buffers.gates), name
+    for name, buffer in (("H_prev", buffers.H), ("C_prev", buffers.C), ("C", buffers.C)):
+        assert getattr(cache, name).shape == (T, N, H)
+        assert np.shares_memory(getattr(cache, name), buffer), name
+    assert cache.A_C is None and cache.unclipped is None  # tanh(C) is recomputed in BPTT
+
+
+@pytest.mark.parametrize("path", PATHS)
+@pytest.mark.parametrize("Layer", [lstmkit.LSTM, lstmkit.GRU])
+def test_array_allocations_do_not_grow_with_the_number_of_steps(Layer, path, monkeypatch):
+    """No per-step arrays: a forward + backward allocates as many NumPy buffers for 10 steps
+    as for 40 (tracemalloc's NumPy domain counts data buffers, not views)."""
+    force_path(monkeypatch, path)
+    layer = Layer(D, H)
+
+    def allocations(steps):
+        X = np.ones((steps, N, D), np.float32)
+        dY = np.ones((steps, N, H), np.float32)
+        layer(X)
+        layer.backward(dY)  # compiled and warm
+        tracemalloc.start()
+        try:
+            layer(X)
+            layer.backward(dY)
+            snapshot = tracemalloc.take_snapshot().filter_traces(
+                [tracemalloc.DomainFilter(True, np.lib.tracemalloc_domain)])
+        finally:
+            tracemalloc.stop()
+        return sum(stat.count for stat in snapshot.statistics("filename"))
+
+    assert allocations(40) <= allocations(10)
+
+
+# ---------------------------------------------------------------- import and compile cost
+
+
+def test_importing_lstmkit_and_the_numpy_path_do_not_import_numba():
+    code = ("import os, sys, numpy as np, lstmkit\n"
+            "os.environ['LSTMKIT_NO_JIT'] = '1'\n"
+            "m = lstmkit.LSTM(3, 4); m(np.zeros((2, 1, 3), np.float32)); m.backward("
+            "np.zeros((2, 1, 4), np.float32))\n"
+            "print('numba' in sys.modules)")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert out.stdout.split() == ["False"]
