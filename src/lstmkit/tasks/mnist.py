@@ -20,7 +20,7 @@ from lstmkit.train.rundir import RunDir
 from lstmkit.train.serialize import load
 
 ESTIMATOR = SequenceClassifier
-DEFAULTS = {"epochs": 10}  # the estimator's defaults otherwise: the article's configuration
+DEFAULTS = {"epochs": 30, "schedule": "cosine"}  # else the estimator's: the article's model
 
 
 @dataclass(frozen=True)
