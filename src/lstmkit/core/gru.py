@@ -27,14 +27,7 @@ from typing import ClassVar, NamedTuple
 import numpy as np
 
 from lstmkit.core.activations import Activation, get_activation
-
-
-def _over_time(caches, name):
-    """The field `name` of every step, stacked over time (T, N, ...). caches: the list of the
-    T step caches, or one cache whose fields are already stacked (the fast path's tape)."""
-    if isinstance(caches, tuple):
-        return getattr(caches, name)
-    return np.stack([getattr(c, name) for c in caches])
+from lstmkit.core.sequence import over_time
 
 
 class GRUState(NamedTuple):
@@ -159,18 +152,18 @@ class GRUStep:
         """After the backward loop: dW_x, dW_h, db_x, db_h, dX: (GB9), (GB9'), a GEMM or sum each.
 
         X (T, N, D) the layer input, caches the T step caches in time order (or stacked,
-        see _over_time), dXW and dHW
+        see core.sequence.over_time), dXW and dHW
         (T, N, 3H). Returns (dX (T, N, D), grads).
         """
         T, N, D = X.shape
         dXW2, dHW2 = dXW.reshape(T * N, -1), dHW.reshape(T * N, -1)  # (TN, 3H)
-        H_prev = _over_time(caches, "H_prev").reshape(T * N, -1)  # (TN, H)
+        H_prev = over_time(caches, "H_prev").reshape(T * N, -1)  # (TN, H)
         grads = {"W_x": X.reshape(T * N, D).T @ dXW2}  # (GB9)
         if self.linear_before_reset:
             grads["W_h"] = H_prev.T @ dHW2  # (GB9)
         else:
             H = H_prev.shape[1]
-            RH = _over_time(caches, "RH").reshape(T * N, H)
+            RH = over_time(caches, "RH").reshape(T * N, H)
             grads["W_h"] = np.hstack([H_prev.T @ dHW2[:, : 2 * H],  # (GB9) r, z
                                       RH.T @ dHW2[:, 2 * H :]])  # (GB9') n
         if "b_x" in params:

@@ -35,14 +35,7 @@ from typing import ClassVar, NamedTuple
 import numpy as np
 
 from lstmkit.core.activations import Activation, get_activation
-
-
-def _over_time(caches, name):
-    """The field `name` of every step, stacked over time (T, N, ...). caches: the list of the
-    T step caches, or one cache whose fields are already stacked (the fast path's tape)."""
-    if isinstance(caches, tuple):
-        return getattr(caches, name)
-    return np.stack([getattr(c, name) for c in caches])
+from lstmkit.core.sequence import over_time
 
 
 class LSTMState(NamedTuple):
@@ -192,19 +185,19 @@ class LSTMStep:
         """After the backward loop: dW_x, dW_h, db, dP and dX, (B11)-(B14), one GEMM or sum each.
 
         X (T, N, D) the layer input, caches the T step caches in time order (or stacked,
-        see _over_time), dZ_x = dZ_h
+        see core.sequence.over_time), dZ_x = dZ_h
         (T, N, 4H) the gradients of the pre-activations. Returns (dX (T, N, D), grads).
         """
         T, N, D = X.shape
         dZ = dZ_x.reshape(T * N, -1)  # (TN, 4H)
-        H_prev = _over_time(caches, "H_prev").reshape(T * N, -1)  # (TN, H)
+        H_prev = over_time(caches, "H_prev").reshape(T * N, -1)  # (TN, H)
         grads = {"W_x": X.reshape(T * N, D).T @ dZ, "W_h": H_prev.T @ dZ}  # (B11)
         if "b" in params:
             grads["b"] = dZ.sum(axis=0)  # (B12)
         if self.peephole:
             H = H_prev.shape[1]
-            C_prev = _over_time(caches, "C_prev").reshape(T * N, H)
-            C = _over_time(caches, "C").reshape(T * N, H)
+            C_prev = over_time(caches, "C_prev").reshape(T * N, H)
+            C = over_time(caches, "C").reshape(T * N, H)
             grads["P"] = np.stack([
                 (dZ[:, :H] * C_prev).sum(axis=0),  # (B13) dP_i
                 (dZ[:, H : 2 * H] * C_prev).sum(axis=0),  # (B13) dP_f

@@ -37,6 +37,14 @@ class Tape(NamedTuple):
     #                      arrays stacked over time (T, N, ...). None: the NumPy path
 
 
+def over_time(caches, name):
+    """The field `name` of every step, stacked over time (T, N, ...). caches: the list of the
+    T step caches, or one cache whose fields are already stacked (the fast path's tape)."""
+    if isinstance(caches, tuple):
+        return getattr(caches, name)
+    return np.stack([getattr(c, name) for c in caches])
+
+
 def _fast_kernels(step, dtype):
     """core.kernels when it covers this cell and dtype and LSTMKIT_NO_JIT is not 1, else None."""
     if os.environ.get("LSTMKIT_NO_JIT") == "1" or dtype not in (np.float32, np.float64):
