@@ -4,6 +4,7 @@ refuses bad input with a clear message."""
 
 import csv
 import io
+import math
 
 import joblib
 import numpy as np
@@ -14,7 +15,9 @@ from sklearn.model_selection import GridSearchCV, cross_val_score
 from sklearn.pipeline import make_pipeline
 from sklearn.preprocessing import StandardScaler
 
-from lstmkit.estimators import SequenceClassifier
+from lstmkit.core.losses import log_softmax
+from lstmkit.data.text import UNKNOWN
+from lstmkit.estimators import CharLanguageModel, SequenceClassifier
 from lstmkit.tasks.demo import first_symbol_data
 
 STEPS, SYMBOLS = 6, 3  # chance: 1/3
@@ -260,3 +263,79 @@ def test_nan_or_inf_in_x_is_refused(fitted, bad):
 def test_predict_refuses_another_number_of_features(fitted):
     with pytest.raises(ValueError, match=r"X has shape .*expected"):
         fitted.predict(np.zeros((2, STEPS, FEATURES + 1), np.float32))
+
+
+# -- CharLanguageModel --------------------------------------------------------------------
+
+TEXT = ("the cat sat on the mat. the dog sat on the log. " * 40)  # 1,960 characters
+LM = dict(hidden_size=12, num_layers=1, embedding_dim=6, batch_size=4, bptt_steps=16,
+          epochs=3, lr=2e-2, verbose=0)
+
+
+@pytest.fixture(scope="module")
+def language_model():
+    return CharLanguageModel(**LM).fit(TEXT)
+
+
+def test_language_model_learns_and_its_validation_loss_is_the_whole_validation_text(
+        language_model):
+    history = language_model.history_
+    assert history[-1]["val_loss"] < history[0]["val_loss"] < math.log(len(set(TEXT)) + 1)
+    validation = TEXT[len(TEXT) - round(0.1 * len(TEXT)):]
+    loss = language_model.cross_entropy(validation)
+    assert loss == pytest.approx(history[-1]["val_loss"], rel=1e-12)
+    assert language_model.perplexity(validation) == pytest.approx(math.exp(loss))
+    assert language_model.bits_per_char(validation) == pytest.approx(loss / math.log(2))
+    assert language_model.vocabulary_.decode(language_model.vocabulary_.encode(TEXT)) == TEXT
+
+
+def test_temperature_zero_is_greedy(language_model):
+    sample = language_model.sample("the ", 30, temperature=0)
+    assert sample.startswith("the ") and len(sample) == 34
+    vocabulary, model = language_model.vocabulary_, language_model.model_
+    for t in range(4, 34):  # each character is the argmax after reading all before it
+        logits = model.forward(vocabulary.encode(sample[:t])[None], train=False)[0, -1]
+        assert vocabulary.chars[int(np.argmax(log_softmax(logits)))] == sample[t]
+    assert language_model.sample("the ", 30, temperature=0, seed=5) == sample
+    assert language_model.sample("the ", 30, temperature=2.0, top_k=1, seed=1) == sample
+
+
+def test_the_same_seed_gives_the_same_sample(language_model):
+    first = language_model.sample("the", 60, temperature=1.0, seed=3)
+    assert language_model.sample("the", 60, temperature=1.0, seed=3) == first
+    others = {language_model.sample("the", 60, temperature=1.0, seed=s) for s in range(4, 8)}
+    assert others - {first}  # another seed draws another text
+    assert set(first[3:]) <= set(language_model.vocabulary_.chars)
+
+
+def test_unknown_prime_characters_read_as_the_unknown_symbol(language_model):
+    assert language_model.sample("Zebra!", 5, temperature=0).startswith("Zebra!")
+    assert (language_model.sample("Zebra!", 5, temperature=0)[6:]
+            == language_model.sample(f"{UNKNOWN}ebra{UNKNOWN}", 5, temperature=0)[6:])
+
+
+@pytest.mark.parametrize(("options", "message"), [
+    ({"temperature": -0.5}, r"temperature must be 0 \(greedy\) or positive, got -0.5"),
+    ({"prime": ""}, r"prime must be a non-empty str"),
+    ({"top_k": 0}, r"top_k must be a positive number of characters, got 0"),
+    ({"length": -1}, r"length must be 0 or more characters, got -1"),
+])
+def test_sample_refuses_bad_arguments(language_model, options, message):
+    arguments = {"prime": "the", "length": 10, "temperature": 1.0, **options}
+    with pytest.raises(ValueError, match=message):
+        language_model.sample(**arguments)
+
+
+def test_language_model_is_a_scikit_learn_estimator(language_model):
+    copy = clone(language_model)
+    assert copy.get_params() == language_model.get_params() and not hasattr(copy, "model_")
+    with pytest.raises(NotFittedError):
+        copy.sample("the", 5)
+    with pytest.raises(TypeError, match="fit takes the text as a str, got list"):
+        CharLanguageModel(**LM).fit(["the cat"])
+    with pytest.raises(ValueError, match=r"the text has 3 characters, too short: it needs at "
+                       r"least 5; one more than batch_size: lower batch_size or give a longer"):
+        CharLanguageModel(**LM).fit("abc")
+    with pytest.raises(ValueError, match="a language model reads characters: tokens is "
+                       "embedding or onehot"):
+        CharLanguageModel(**{**LM, "tokens": "none"}).fit(TEXT)

@@ -4,7 +4,8 @@ __version__ = "0.1.0"
 
 from lstmkit.core.layers import GRU, LSTM, GRUCell, LSTMCell  # noqa: E402
 
-_ESTIMATORS = ("SequenceClassifier",)  # imported on first use: they load scikit-learn
+_ESTIMATORS = ("SequenceClassifier", "Forecaster",  # imported on first use: they load
+               "CharLanguageModel")  # scikit-learn
 
 __all__ = ["GRU", "LSTM", "GRUCell", "LSTMCell", *_ESTIMATORS, "__version__"]
 

@@ -3,6 +3,7 @@
     lstmkit train TASK [--FIELD VALUE ...] [--out RUN_DIR | --resume RUN_DIR]
     lstmkit evaluate RUN_DIR
     lstmkit predict RUN_DIR FILE
+    lstmkit sample RUN_DIR [--prime TEXT --length N --temperature T --top-k K --seed S]
     lstmkit demo
 
 `lstmkit train` takes one flag per hyperparameter of the task's estimator that is a field
@@ -15,28 +16,34 @@ import inspect
 import re
 import sys
 import types
-from dataclasses import fields
+from dataclasses import MISSING, fields, is_dataclass
 from importlib import import_module
 
 from lstmkit.train.config import TrainConfig
 from lstmkit.train.model import ModelConfig
 from lstmkit.train.rundir import RunDir, default_run_dir
 
-TASKS = {"mnist": "lstmkit.tasks.mnist"}
+TASKS = {"mnist": "lstmkit.tasks.mnist", "stock": "lstmkit.tasks.stock",
+         "pollution": "lstmkit.tasks.pollution", "weather": "lstmkit.tasks.weather",
+         "csv": "lstmkit.tasks.csv_file", "text": "lstmkit.tasks.text"}
 
 EXAMPLES = """commands, with an example each:
   train      lstmkit train mnist --epochs 3 --hidden-size 128 --out runs/mnist
   evaluate   lstmkit evaluate runs/mnist
   predict    lstmkit predict runs/mnist digit.png
+  sample     lstmkit sample runs/text --prime "ROMEO:" --length 500 --temperature 0.8
   demo       lstmkit demo --epochs 3
 """
 
 
 def field_comments(cls):
-    """{field: its trailing comment} read from the dataclass's source."""
+    """{field: its trailing comment} read from the dataclass's source (and its bases')."""
     pattern = re.compile(r"^\s+(\w+):[^#]*#\s*(.*)$")
-    return {m.group(1): m.group(2) for m in map(pattern.match,
-                                               inspect.getsource(cls).splitlines()) if m}
+    comments = {}
+    for klass in reversed([k for k in cls.__mro__ if is_dataclass(k)]):  # a subclass wins
+        comments.update({m.group(1): m.group(2) for m in
+                         map(pattern.match, inspect.getsource(klass).splitlines()) if m})
+    return comments
 
 
 def _parser_for(annotation):
@@ -73,8 +80,13 @@ def config_fields(task):
 
 
 def add_flags(parser, flags):
-    """One --flag per field; defaults are left out of the namespace unless given."""
+    """One --flag per field; defaults are left out of the namespace unless given. A field
+    without a default is a positional argument (lstmkit train csv FILE)."""
     for name, annotation, default, help_text in flags:
+        if default is MISSING:
+            parser.add_argument(name, type=_parser_for(annotation), nargs="?",
+                                default=argparse.SUPPRESS, metavar=name.upper(), help=help_text)
+            continue
         flag = "--" + name.replace("_", "-")
         text = f"{help_text} (default: {default})"
         if annotation is bool:
@@ -107,6 +119,18 @@ def build_parser():
                                   "(lstmkit predict runs/mnist digit.png)")
     predict.add_argument("run_dir", metavar="RUN_DIR")
     predict.add_argument("file", metavar="FILE")
+    sample = commands.add_parser("sample", help="generate text with a text run's model "
+                                 "(lstmkit sample runs/text --prime ROMEO:)")
+    sample.add_argument("run_dir", metavar="RUN_DIR")
+    sample.add_argument("--prime", default="\n", help="the text the sample starts with and the "
+                        "model reads first (default: a line break)")
+    sample.add_argument("--length", type=int, default=500, help="characters to generate after "
+                        "the prime (default: 500)")
+    sample.add_argument("--temperature", type=float, default=0.8, help="divides the logits: "
+                        "below 1 safer, above 1 wilder, 0 always the most probable (default: 0.8)")
+    sample.add_argument("--top-k", type=int, help="draw only among the K most probable "
+                        "characters (default: all)")
+    sample.add_argument("--seed", type=int, help="seed for the draws (default: a fresh one)")
     demo = commands.add_parser("demo", help="train a small LSTM on a synthetic memory task "
                                "(lstmkit demo --epochs 3)")
     demo.add_argument("--epochs", type=int, default=3, help="passes over the training set")
@@ -122,6 +146,8 @@ def split_train_args(task, args):
     option_names = {f.name for f in fields(module.OPTIONS)}
     for name, _, default, _ in config_fields(task):
         value = given.get(name, default)
+        if value is MISSING:
+            raise ValueError(f"lstmkit train {task} needs {name.upper()} (see --help)")
         (options if name in option_names else params)[name] = value
     return params, module.OPTIONS(**options)
 
@@ -147,6 +173,15 @@ def _task_of(run_dir):
     return import_module(TASKS[task])
 
 
+def _sample(args):
+    task = _task_of(args.run_dir)
+    if not hasattr(task, "sample_run"):
+        raise ValueError(f"{args.run_dir} is not a run of the text task; only language models "
+                         "sample (lstmkit train text)")
+    task.sample_run(args.run_dir, args.prime, args.length, args.temperature, args.top_k,
+                    args.seed)
+
+
 def main(argv=None):
     args = build_parser().parse_args(argv)
     try:
@@ -156,6 +191,8 @@ def main(argv=None):
             _task_of(args.run_dir).evaluate_run(args.run_dir)
         elif args.command == "predict":
             _task_of(args.run_dir).predict_file(args.run_dir, args.file)
+        elif args.command == "sample":
+            _sample(args)
         else:
             from lstmkit.tasks.demo import run_demo
 

@@ -2,7 +2,8 @@ import numpy as np
 import pytest
 import torch
 
-from lstmkit.core.losses import mse, softmax_cross_entropy
+from lstmkit.core.gradcheck import numerical_grad
+from lstmkit.core.losses import mae, mse, softmax_cross_entropy
 
 
 def test_cross_entropy_matches_torch_and_is_stable():
@@ -36,6 +37,24 @@ def test_mse_matches_torch():
     assert np.abs(dY - Yt.grad.numpy()).max() < 1e-15
 
 
+def test_mae_matches_torch_and_centered_differences():
+    rng = np.random.default_rng(2)
+    Y, T = rng.standard_normal((4, 3)), rng.standard_normal((4, 3))  # no Y == T: no kink
+    loss, dY = mae(Y, T)
+    Yt = torch.tensor(Y, requires_grad=True)
+    Lt = torch.nn.functional.l1_loss(Yt, torch.tensor(T))
+    Lt.backward()
+    assert abs(loss - Lt.item()) < 1e-14
+    assert np.abs(dY - Yt.grad.numpy()).max() < 1e-15
+    numerical = numerical_grad(lambda: mae(Y, T)[0], Y).reshape(Y.shape)
+    assert np.abs(dY - numerical).max() < 1e-9
+
+
+def test_mae_gradient_is_zero_where_the_prediction_is_exact():
+    loss, dY = mae(np.array([1.0, 2.0]), np.array([1.0, 4.0]))
+    assert loss == 1.0 and dY.tolist() == [0.0, -0.5]
+
+
 def test_losses_refuse_bad_targets():
     S = np.zeros((2, 3))
     with pytest.raises(ValueError, match=r"labels must lie in 0..2 \(3 classes\)"):
@@ -46,3 +65,5 @@ def test_losses_refuse_bad_targets():
         softmax_cross_entropy(S, np.array([0.0, 1.0]))
     with pytest.raises(ValueError, match=r"targets have shape \(2,\), expected \(2, 3\)"):
         mse(S, np.zeros(2))
+    with pytest.raises(ValueError, match=r"targets have shape \(2,\), expected \(2, 3\)"):
+        mae(S, np.zeros(2))

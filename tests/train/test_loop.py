@@ -11,6 +11,7 @@ import signal
 import numpy as np
 import pytest
 
+from lstmkit.data.text import make_stream
 from lstmkit.tasks.demo import first_symbol_data
 from lstmkit.train import loop
 from lstmkit.train.checkpoint import load_checkpoint, save_checkpoint
@@ -397,6 +398,78 @@ def test_evaluate_every_step_head_equals_the_metrics_of_the_valid_steps():
     expected_loss = -log_p[np.arange(len(output)), targets[valid]].mean()
     assert metrics["loss"] == pytest.approx(expected_loss, rel=1e-5)
     assert metrics["accuracy"] == np.mean(output.argmax(axis=1) == targets[valid])
+
+
+# -- a text stream: chunks in order, the state carried --------------------------------------
+
+STREAM_MODEL = ModelConfig(input_size=6, output_size=6, hidden_size=5, num_layers=2,
+                           dropout=0.3, tokens="embedding", embedding_dim=3, head="every")
+
+
+def make_streams(rows=4, steps=5):
+    """(train, validation) Streams of a text whose next symbol mostly follows from the last."""
+    rng = np.random.default_rng(5)
+    ids = np.cumsum(rng.integers(1, 3, 303)) % 6  # +1 or +2 each step
+    return make_stream(ids[:250], rows, steps), make_stream(ids[250:], 3, steps)
+
+
+def test_stream_training_carries_the_state_from_chunk_to_chunk(monkeypatch):
+    train_set, validation = make_streams()  # rows of 63, 62, 62, 62: 13 chunks of 5 or less
+    config = TrainConfig(epochs=2, lr=0.02, seed=0)
+    trainer = make_trainer(STREAM_MODEL, config)
+    states, finals = [], []
+
+    def spy(model, X, **options):
+        output = SequenceModel.forward(model, X, **options)
+        states.append(options["state"])
+        finals.append(model.final_state)
+        return output
+
+    monkeypatch.setattr(SequenceModel, "__call__", spy)
+    trainer.fit(train_set, validation)
+    assert len(states) == 2 * train_set.n_chunks
+    for epoch in range(2):  # each epoch starts from zeros, then carries the last chunk's state
+        assert states[epoch * 13] is None
+        for i in range(epoch * 13 + 1, (epoch + 1) * 13):
+            assert states[i] is finals[i - 1]
+    history = trainer.history
+    assert history[-1]["train_loss"] < history[0]["train_loss"]
+    assert history[-1]["val_loss"] < history[0]["val_loss"]
+
+
+def test_stream_evaluation_is_the_mean_loss_of_every_target_read_whole():
+    # the stream's chunks with the state carried score each row as one unbroken sequence
+    _, validation = make_streams(steps=4)
+    model = SequenceModel(STREAM_MODEL, seed=1)
+    metrics = loop.evaluate(model, validation)
+    whole = loop.evaluate(model, Data(validation.X, validation.y, validation.lengths))
+    assert validation.n_chunks > 1
+    assert metrics["loss"] == pytest.approx(whole["loss"], rel=1e-5)
+    assert metrics["accuracy"] == whole["accuracy"]
+
+
+@pytest.mark.parametrize("stops", [{7}, {13, 20}, {1, 26}], ids=["once", "twice", "edges"])
+def test_stream_resume_continues_the_same_loss_curve_bit_for_bit(tmp_path, stops):
+    # Ctrl-C in the middle of an epoch and at its edges: the carried state, the dropout RNG and
+    # the partial sums come back, so the resumed run is the uninterrupted one
+    train_set, validation = make_streams()
+    config = TrainConfig(epochs=3, lr=0.02, clip_norm=1.0, schedule="step", step_size=1,
+                         gamma=0.5, seed=2)
+    reference = make_trainer(STREAM_MODEL, config, tmp_path / "reference.npz")
+    reference.fit(train_set, validation)
+
+    path = tmp_path / "run.npz"
+    trainer = make_trainer(STREAM_MODEL, config, path)
+    stop_at(trainer, 13, stops, ctrl_c)
+    trainer.fit(train_set, validation)
+    for _ in stops:
+        assert trainer.stopped == "interrupted"
+        trainer = make_trainer(STREAM_MODEL, config, path).resume()
+        stop_at(trainer, 13, stops, ctrl_c)
+        trainer.fit(train_set, validation)
+    assert trainer.stopped is None
+    assert_same_state(reference, trainer)
+    assert_same_checkpoint_arrays(tmp_path / "reference.npz", path)
 
 
 # -- (g) what resume refuses --------------------------------------------------------------

@@ -2,6 +2,7 @@
 
     softmax cross-entropy  L = -(1/M) sum_m log softmax(S_m)[y_m]  dS = (softmax(S) - onehot(y)) / M
     mean squared error     L = (1/K) sum_k (Y_k - T_k)^2           dY = 2 (Y - T) / K
+    mean absolute error    L = (1/K) sum_k |Y_k - T_k|             dY = sign(Y - T) / K
 
 M is the number of scored items (rows of S), K the number of entries of Y.
 """
@@ -43,3 +44,15 @@ def mse(Y, T):
         raise ValueError(f"targets have shape {T.shape}, expected {Y.shape} (the predictions')")
     diff = Y - T.astype(Y.dtype, copy=False)
     return np.mean(diff * diff), 2 * diff / diff.size
+
+
+def mae(Y, T):
+    """Mean absolute error of Y against targets T (same shape). Returns (L, dY).
+
+    The gradient at Y = T is taken as 0 (the subgradient Keras and PyTorch use).
+    """
+    T = np.asarray(T)
+    if T.shape != Y.shape:
+        raise ValueError(f"targets have shape {T.shape}, expected {Y.shape} (the predictions')")
+    diff = Y - T.astype(Y.dtype, copy=False)
+    return np.mean(np.abs(diff)), np.sign(diff) / diff.size

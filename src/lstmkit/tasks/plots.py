@@ -59,3 +59,23 @@ def plot_image_grid(images, titles, path, columns=8):
         ax.imshow(image, cmap="gray_r")
         ax.set_title(title, fontsize=7)
     return _save(fig, path)
+
+
+def plot_forecast(times, truth, forecast, lower, upper, baseline, path, title, zoom=200):
+    """One-step-ahead forecast against the truth over the test period, with the prediction
+    interval and a baseline; the right panel zooms on the last `zoom` points."""
+    fig, axes = plt.subplots(1, 2, figsize=(13, 3.8), gridspec_kw={"width_ratios": [2, 1]})
+    for ax, part in zip(axes, (slice(None), slice(-zoom, None)), strict=True):
+        ax.fill_between(times[part], lower[part], upper[part], color="tab:blue", alpha=0.2,
+                        label="interval", linewidth=0)
+        name, values = baseline
+        ax.plot(times[part], values[part], color="tab:orange", linewidth=0.6, alpha=0.8,
+                label=name)
+        ax.plot(times[part], truth[part], color="black", linewidth=0.7, label="truth")
+        ax.plot(times[part], forecast[part], color="tab:blue", linewidth=0.7, label="LSTM")
+        ax.grid(alpha=0.3)
+        ax.tick_params(axis="x", labelrotation=30, labelsize=7)
+    axes[0].set_title(title, fontsize=9)
+    axes[1].set_title(f"the last {zoom} points", fontsize=9)
+    axes[0].legend(fontsize=7, loc="upper left")
+    return _save(fig, path)

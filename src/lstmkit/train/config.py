@@ -21,6 +21,7 @@ class TrainConfig:
 
     epochs: int = 10  # passes over the training set
     batch_size: int = 128  # sequences per gradient step
+    bptt_steps: int = 64  # text streams: steps per chunk, the truncated BPTT length
     optimizer: str = "adam"  # sgd | adam | adamw | rmsprop | adagrad
     lr: float = 1e-3  # learning rate (the schedule's starting value)
     momentum: float = 0.0  # sgd and rmsprop only
@@ -42,7 +43,7 @@ class TrainConfig:
         if self.schedule not in SCHEDULES:
             raise ValueError(f"unknown schedule {self.schedule!r}; choose one of: "
                              f"{', '.join(SCHEDULES)}")
-        for name in ("epochs", "batch_size"):
+        for name in ("epochs", "batch_size", "bptt_steps"):
             if getattr(self, name) < 1:
                 raise ValueError(f"{name} must be at least 1, got {getattr(self, name)}")
         if not 0 <= self.validation_fraction < 1:

@@ -6,6 +6,10 @@ Ctrl-C stops after the current batch and checkpoints mid-epoch; `Trainer.resume`
 from either, and the run goes on bit for bit as if it had not stopped: the shuffling order
 of an epoch is drawn from the RNG state saved at the epoch's start, the dropout RNG and the
 partial sums of the epoch's metrics are saved with the parameters.
+
+A text Stream (data.text) trains differently: its chunks go in order, each starting from
+the state the previous chunk ended in (truncated BPTT), the state starts at zero each epoch
+and is saved in the checkpoint; its losses and accuracies are per target character.
 """
 
 import math
@@ -19,6 +23,7 @@ from typing import NamedTuple
 import numpy as np
 from tqdm.auto import tqdm
 
+from lstmkit.data.text import Stream
 from lstmkit.train.checkpoint import (
     flatten_state,
     load_checkpoint,
@@ -71,8 +76,11 @@ def scored(model, output, targets, lengths):
     return output[valid], np.asarray(targets)[valid]
 
 
-def evaluate(model, data: Data, batch_size=512):
-    """{"loss": L, "accuracy": A (cross-entropy models)} of the model on data, in eval mode."""
+def evaluate(model, data: Data | Stream, batch_size=512):
+    """{"loss": L, "accuracy": A (cross-entropy models)} of the model on data, in eval mode.
+    A Stream is read chunk by chunk with the state carried; L is the mean loss per target."""
+    if isinstance(data, Stream):
+        return _evaluate_stream(model, data)
     output = model.predict(data.X, lengths=data.lengths, batch_size=batch_size)
     output, targets = scored(model, output, data.y, data.lengths)
     metrics = {"loss": float(model.loss(output, targets)[0])}
@@ -81,13 +89,29 @@ def evaluate(model, data: Data, batch_size=512):
     return metrics
 
 
+def _evaluate_stream(model, stream: Stream):
+    loss = correct = 0.0
+    state = None
+    for k in range(stream.n_chunks):
+        X, y, lengths = stream.chunk(k)
+        output = model.forward(X, lengths=lengths, state=state, train=False)
+        state = model.final_state
+        output, targets = scored(model, output, y, lengths)
+        loss += float(model.loss(output, targets)[0]) * len(targets)
+        correct += int(np.sum(output.argmax(axis=-1) == targets))
+    return {"loss": loss / stream.n_targets, "accuracy": correct / stream.n_targets}
+
+
 class Trainer:
-    """Trains a SequenceModel with a TrainConfig, checkpointing to `checkpoint` (a path)."""
+    """Trains a SequenceModel with a TrainConfig, checkpointing to `checkpoint` (a path).
+    after_epoch(model), when given, runs after each epoch's line (the text task prints a
+    sample); it must leave the parameters and RNGs alone."""
 
     def __init__(self, model, config: TrainConfig, *, checkpoint=None, progress=True,
-                 echo=print):
+                 echo=print, after_epoch=None):
         self.model, self.config = model, config
         self.checkpoint, self.progress, self.echo = checkpoint, progress, echo
+        self.after_epoch = after_epoch
         self.optimizer = make_optimizer(config)
         self.schedule = make_schedule(config, self.optimizer)
         self.rng = np.random.default_rng([config.seed, 1])  # shuffling
@@ -96,19 +120,21 @@ class Trainer:
         self.batch = 0  # batches done in the current epoch
         self.epoch_rng = None  # the shuffling RNG state at the current epoch's start
         self.sums = None  # the current epoch's running loss, correct and count
+        self.carry = None  # a stream's state at the end of the last chunk (None: zeros)
         self.best_loss, self.bad_epochs = math.inf, 0
         self.stopped = None  # why training ended early: "early stopping" or "interrupted"
         self._stop = threading.Event()
 
     # -- the loop -------------------------------------------------------------------------
 
-    def fit(self, train: Data, validation: Data | None = None):
+    def fit(self, train: Data | Stream, validation: Data | Stream | None = None):
         """Train until config.epochs are done, early stopping, or Ctrl-C. Returns self."""
         config = self.config
         if config.threads is not None:
             set_threads(config.threads)
+        stream = isinstance(train, Stream)
         n = len(train.y)
-        n_batches = math.ceil(n / config.batch_size)
+        n_batches = train.n_chunks if stream else math.ceil(n / config.batch_size)
         with self._ctrl_c_stops():
             while self.epoch < config.epochs and self.stopped is None:
                 if self._stop.is_set():  # Ctrl-C came between two epochs
@@ -118,25 +144,31 @@ class Trainer:
                 if self.batch == 0:
                     self.epoch_rng = self.rng.bit_generator.state
                     self.sums = {"loss": 0.0, "correct": 0, "count": 0, "seconds": 0.0}
+                    self.carry = None
                 self.rng = rng_from_state(self.epoch_rng)
-                order = self.rng.permutation(n)
+                order = None if stream else self.rng.permutation(n)  # None: chunks in order
                 if self._run_batches(train, order, n_batches):
                     self._end_epoch(validation)
         return self
 
     def _run_batches(self, train, order, n_batches):
-        """Batches self.batch.. of the epoch; False if Ctrl-C stopped them early."""
+        """Batches self.batch.. of the epoch (a stream's chunks when order is None); False if
+        Ctrl-C stopped them early."""
         config, sums = self.config, self.sums
         bar = tqdm(total=n_batches, initial=self.batch, disable=not self.progress, leave=False,
                    desc=f"epoch {self.epoch + 1}/{config.epochs}", unit="batch")
         with bar:
             while self.batch < n_batches:
                 start = time.perf_counter()
-                index = order[self.batch * config.batch_size:(self.batch + 1) * config.batch_size]
-                loss, correct = self._step(train.take(index))
-                sums["loss"] += loss * len(index)
+                if order is None:
+                    loss, correct, count = self._step(Data(*train.chunk(self.batch)), carry=True)
+                else:
+                    index = order[self.batch * config.batch_size:
+                                  (self.batch + 1) * config.batch_size]
+                    loss, correct, count = self._step(train.take(index))
+                sums["loss"] += loss * count
                 sums["correct"] += correct
-                sums["count"] += len(index)
+                sums["count"] += count
                 sums["seconds"] += time.perf_counter() - start
                 self.batch += 1
                 bar.update()
@@ -153,10 +185,13 @@ class Trainer:
                     return False
         return True
 
-    def _step(self, batch: Data):
-        """One gradient step. Returns (mean loss, number of correct predictions)."""
+    def _step(self, batch: Data, carry=False):
+        """One gradient step. Returns (mean loss, number of correct predictions, count): count is
+        the number of sequences, or with carry=True (a stream's chunk, starting from self.carry
+        and leaving its final state there) the number of target steps."""
         model, config = self.model, self.config
-        output = model(batch.X, lengths=batch.lengths)
+        count = int(batch.lengths.sum()) if carry else len(batch.y)
+        output = model(batch.X, lengths=batch.lengths, state=self.carry if carry else None)
         loss, d_output = model.loss(output, batch.y)
         if not np.isfinite(loss):
             where = f" ({self.checkpoint})" if self.checkpoint else ""
@@ -164,6 +199,8 @@ class Trainer:
                            f"{self.batch + 1}; the last good checkpoint{where} is kept: lower "
                            "the learning rate or set clip_norm, then resume")
         model.backward(d_output)
+        if carry:
+            self.carry = model.final_state
         if config.clip_norm is not None:
             clip_grad_norm(model.grads, config.clip_norm)
         self.optimizer.step(model.params, model.grads)
@@ -172,9 +209,9 @@ class Trainer:
             output, targets = scored(model, output, batch.y, batch.lengths)
             hits = output.argmax(axis=-1) == targets
             # head "every": the batch's share of right steps, counted per sequence like the loss
-            correct = (float(hits.mean()) * len(batch.y) if model.config.head == "every"
+            correct = (float(hits.mean()) * count if model.config.head == "every"
                        else int(hits.sum()))
-        return float(loss), correct
+        return float(loss), correct, count
 
     def _end_epoch(self, validation):
         sums = self.sums
@@ -201,6 +238,8 @@ class Trainer:
                 self.stopped = "early stopping"
         self.echo(" ".join(f"{k} {v:.4g}" if isinstance(v, float) else f"{k} {v}"
                            for k, v in row.items()))
+        if self.after_epoch is not None:
+            self.after_epoch(self.model)
         self.save()
 
     @contextmanager
@@ -233,6 +272,7 @@ class Trainer:
             "rng": self.rng.bit_generator.state,
             "epoch_rng": self.epoch_rng,
             "dropout_rng": self.model.rnn.rng.bit_generator.state,
+            "carry": _carry_arrays(self.carry),
             "progress": {"epoch": self.epoch, "batch": self.batch, "sums": self.sums,
                          "best_loss": self.best_loss, "bad_epochs": self.bad_epochs,
                          "stopped": self.stopped},
@@ -264,9 +304,25 @@ class Trainer:
         self.rng = rng_from_state(state["rng"])
         self.epoch_rng = state["epoch_rng"]
         self.model.rnn.rng = rng_from_state(state["dropout_rng"])
+        self.carry = _carry_state(state.get("carry"))
         progress = state["progress"]
         self.epoch, self.batch, self.sums = progress["epoch"], progress["batch"], progress["sums"]
         self.best_loss, self.bad_epochs = progress["best_loss"], progress["bad_epochs"]
         self.stopped = None if progress["stopped"] == "interrupted" else progress["stopped"]
         self.history = meta["history"]
         return self
+
+
+def _carry_arrays(carry):
+    """A carried state, h or (h, c), as {"0": h[, "1": c]} for the checkpoint (None stays)."""
+    if carry is None:
+        return None
+    return {str(i): a for i, a in enumerate(carry if isinstance(carry, tuple) else (carry,))}
+
+
+def _carry_state(arrays):
+    """The carried state that _carry_arrays stored: h, or (h, c)."""
+    if arrays is None:
+        return None
+    state = tuple(arrays[str(i)] for i in range(len(arrays)))
+    return state if len(state) > 1 else state[0]

@@ -9,6 +9,12 @@ over the valid steps), and (N, T, C) for "every" (one prediction per step; padde
 are not scored). `params` and `grads` are flat dicts over all parts ("embedding.W",
 "rnn.l0.W_x", "head.W", ...); the arrays in `params` are the parts' own, so an optimizer
 updating them in place updates the model.
+
+forward(X, state=...) starts the recurrent layers from a given state (torch's form: (h, c)
+for LSTM cells, h for the GRU, each (L * dirs, N, H)) instead of zeros, and every forward
+leaves the state it ended in as `final_state`: reading a long stream chunk by chunk with
+state=model.final_state carries the state across, while backward stops at the chunk's start
+(truncated BPTT, torch's .detach() of the state between chunks).
 """
 
 from dataclasses import asdict, dataclass
@@ -19,12 +25,12 @@ from lstmkit.core.checks import valid_steps
 from lstmkit.core.dense import Dense
 from lstmkit.core.embedding import Embedding, check_ids
 from lstmkit.core.layers import GRU, LSTM
-from lstmkit.core.losses import mse, softmax_cross_entropy
+from lstmkit.core.losses import mae, mse, softmax_cross_entropy
 
 CELLS = ("lstm", "gru", "peephole", "coupled")
 TOKENS = ("none", "embedding", "onehot")
 HEADS = ("last", "mean", "every")
-LOSSES = ("cross_entropy", "mse")
+LOSSES = {"cross_entropy": softmax_cross_entropy, "mse": mse, "mae": mae}
 
 
 @dataclass(frozen=True)
@@ -41,7 +47,7 @@ class ModelConfig:
     tokens: str = "none"  # none: float features; embedding | onehot: integer token ids
     embedding_dim: int = 32  # E, used with tokens="embedding"
     head: str = "last"  # last | mean | every (see the module docstring)
-    loss: str = "cross_entropy"  # cross_entropy | mse
+    loss: str = "cross_entropy"  # cross_entropy | mse | mae
     gate_activation: str = "sigmoid"  # any name of core.activations
     candidate_activation: str = "tanh"
     cell_activation: str = "tanh"  # LSTM cells only
@@ -87,6 +93,7 @@ class SequenceModel:
                        for key, value in part.params.items()}
         self.grads = {name: np.zeros_like(value) for name, value in self.params.items()}
         self._last = None
+        self.final_state = None  # the recurrent state the last forward ended in
 
     def _parts(self):
         parts = [("rnn", self.rnn), ("head", self.head)]
@@ -103,11 +110,14 @@ class SequenceModel:
             return self.embedding(ids)
         return np.eye(c.input_size, dtype=self.dtype)[ids]  # one-hot (N, T, V)
 
-    def forward(self, X, *, lengths=None, mask=None, train=True):
-        """The model's output for X: (N, C) for the heads last / mean, (N, T, C) for every."""
+    def forward(self, X, *, lengths=None, mask=None, train=True, state=None):
+        """The model's output for X: (N, C) for the heads last / mean, (N, T, C) for every.
+        state: the initial recurrent state (None: zeros); the final one is kept in final_state."""
         self.rnn.train() if train else self.rnn.eval()
         inputs = self._rnn_input(X)
-        outputs, state = self.rnn.forward(inputs, lengths=lengths, mask=mask)  # (N, T, dirs*H)
+        outputs, state = self.rnn.forward(inputs, state, lengths=lengths,
+                                          mask=mask)  # (N, T, dirs*H)
+        self.final_state = state
         n, steps = outputs.shape[:2]
         valid = valid_steps(lengths, mask, n, steps)
         valid = np.ones((n, steps), bool) if valid is None else valid.T  # (N, T)
@@ -130,7 +140,7 @@ class SequenceModel:
     def loss(self, output, targets):
         """(loss, its gradient by output); with the head "every", padded steps are left out."""
         valid = self._last[0] if self._last is not None else None
-        loss_fn = softmax_cross_entropy if self.config.loss == "cross_entropy" else mse
+        loss_fn = LOSSES[self.config.loss]
         if self.config.head != "every" or valid is None or valid.all():
             return loss_fn(output, targets)
         targets = np.asarray(targets)

@@ -1,0 +1,116 @@
+"""Forecasting benchmark: a forecasting task over several seeds, the LSTM beside the
+baselines on the same test windows, one JSON result.
+
+    python benchmarks/bench_forecast.py NAME [--seeds 0 1 2] [--threads 1] -- TASK FLAGS
+    python benchmarks/bench_forecast.py NAME [--seeds 0 1 2] [--threads 1] -- keras
+
+The first form runs `python -m lstmkit train TASK --seed S --threads T FLAGS --out
+runs/bench/forecast-NAME-sS` for each seed, one after another (pollution reads
+../shared/data/beijing_pm25, never the network); the second runs the Keras tutorial's
+PM2.5 protocol (tasks.pollution.keras_protocol) in this process. Either writes
+benchmarks/results/forecast-NAME.json: the command, git SHA, machine, each seed's test
+metrics, and per model the mean and standard deviation over the seeds of every metric.
+A seed whose run directory already holds metrics.json is read, not trained again.
+Render docs/results.md with `python benchmarks/render_results.py`.
+"""
+
+import argparse
+import json
+import os
+import platform
+import shlex
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import numpy as np
+
+ROOT = Path(__file__).resolve().parents[1]
+PM25 = ROOT.parent / "shared" / "data" / "beijing_pm25" / "pollution.csv"
+METRICS = ("rmse", "mae", "mape", "directional_accuracy", "coverage")
+
+
+def git_sha():
+    out = subprocess.run(["git", "rev-parse", "HEAD"], cwd=ROOT, capture_output=True, text=True)
+    dirty = subprocess.run(["git", "status", "--porcelain", "src"], cwd=ROOT,
+                           capture_output=True, text=True).stdout.strip()
+    return out.stdout.strip() + ("+uncommitted" if dirty else "")
+
+
+def run_seed(name, task, seed, threads, flags):
+    """One seed of `lstmkit train task`: its metrics.json."""
+    out = ROOT / "runs" / "bench" / f"forecast-{name}-s{seed}"
+    data = ["--data", str(PM25)] if task == "pollution" else []
+    command = [sys.executable, "-m", "lstmkit", "train", task, *data, "--seed", str(seed),
+               "--threads", str(threads), *flags, "--out", str(out)]
+    if not (out / "metrics.json").is_file():  # a finished seed is not trained again
+        log = out.with_suffix(".log")
+        log.parent.mkdir(parents=True, exist_ok=True)
+        with open(log, "w") as stream:
+            subprocess.run(command, cwd=ROOT, stdout=stream, stderr=subprocess.STDOUT,
+                           check=True)
+    metrics = json.loads((out / "metrics.json").read_text())
+    return {"seed": seed, "metrics": {key: metrics[key] for key in
+                                      ("test", "test_period", "test_windows", "folds", "epochs",
+                                       "wall_time_s")}}
+
+
+def keras_seed(frame, seed, threads):
+    """One seed of the Keras tutorial's protocol, scored like a run's metrics.json."""
+    from lstmkit.tasks.pollution import keras_protocol
+
+    start = time.perf_counter()
+    scores = keras_protocol(frame, seed=seed, threads=threads)
+    return {"seed": seed, "metrics": {"test": scores, "test_windows": scores["lstm"]["n_scored"],
+                                      "wall_time_s": time.perf_counter() - start}}
+
+
+def summary(seeds):
+    """{model: {metric: [mean, standard deviation over the seeds]}}."""
+    result = {}
+    for model in seeds[0]["metrics"]["test"]:
+        result[model] = {}
+        for metric in METRICS:
+            values = np.array([s["metrics"]["test"][model][metric] for s in seeds
+                               if metric in s["metrics"]["test"][model]])
+            if len(values):
+                std = float(values.std(ddof=1)) if len(values) > 1 else 0.0
+                result[model][metric] = [float(values.mean()), std]
+    return result
+
+
+def main():
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("name")
+    parser.add_argument("--seeds", type=int, nargs="+", default=[0, 1, 2])
+    parser.add_argument("--threads", type=int, default=1, help="threads per training process")
+    argv = sys.argv[1:]
+    split = argv.index("--") if "--" in argv else len(argv)
+    args, (task, *flags) = parser.parse_args(argv[:split]), argv[split + 1:]
+    start = time.time()
+    if task == "keras":
+        from lstmkit.data.pm25 import load_pm25
+
+        frame = load_pm25(PM25)[0]
+        seeds = [keras_seed(frame, seed, args.threads) for seed in args.seeds]
+    else:
+        seeds = [run_seed(args.name, task, seed, args.threads, flags) for seed in args.seeds]
+    result = {
+        "name": args.name, "task": task, "flags": flags,
+        "command": "python benchmarks/bench_forecast.py " + shlex.join(sys.argv[1:]),
+        "git_sha": git_sha(),
+        "machine": f"{platform.processor() or platform.machine()}, {os.cpu_count()} cores",
+        "threads": args.threads, "summary": summary(seeds), "seeds": seeds,
+        "total_wall_s": time.time() - start,
+    }
+    path = ROOT / "benchmarks" / "results" / f"forecast-{args.name}.json"
+    path.parent.mkdir(exist_ok=True)
+    path.write_text(json.dumps(result, indent=2) + "\n")
+    for model, metrics in result["summary"].items():
+        print(f"{args.name} {model}: RMSE {metrics['rmse'][0]:.4g} +- {metrics['rmse'][1]:.2g}")
+    print(path)
+
+
+if __name__ == "__main__":
+    main()
