@@ -16,6 +16,7 @@ import tracemalloc
 import numba
 import numpy as np
 import pytest
+from threadpoolctl import threadpool_info, threadpool_limits
 
 import lstmkit
 from lstmkit.core import kernels, sequence
@@ -211,9 +212,9 @@ def test_uncovered_options_and_no_jit_run_the_numpy_path(monkeypatch):
 
 
 def test_whole_loop_is_chosen_for_small_steps_only():
-    """A step's GEMM of at most 2^18 multiply-adds (OpenBLAS keeps it on the calling thread)."""
+    """A step's GEMM of at most 2^19 multiply-adds (faster on one BLAS thread than on two)."""
     assert kernels.whole_loop(1, 32, 4)  # tiny: N=1, H=32
-    assert not kernels.whole_loop(32, 64, 4)  # stock
+    assert kernels.whole_loop(32, 64, 4)  # stock: 32 x 64 x 256 = 2^19
     assert not kernels.whole_loop(64, 128, 4)  # mnist
     assert not kernels.whole_loop(128, 512, 3)
     before = dict(kernels.calls)
@@ -221,6 +222,43 @@ def test_whole_loop_is_chosen_for_small_steps_only():
     lstmkit.LSTM(8, 128)(np.zeros((2, 64, 8), np.float32))
     ran = {k for k, n in kernels.calls.items() if n > before.get(k, 0)}
     assert ran == {"lstm_forward_loop", "lstm_forward_step"}
+
+
+def test_the_whole_loop_runs_with_blas_on_one_thread_and_restores_it():
+    """one_blas_thread pins every BLAS library, SciPy's (numba's np.dot) among them, to one
+    thread, and gives each its thread count back after, also after an error."""
+    def counts():
+        return {info["filepath"]: info["num_threads"]
+                for info in threadpool_info() if info["user_api"] == "blas"}
+
+    with threadpool_limits(2):
+        before = counts()
+        with kernels.one_blas_thread():
+            inside = counts()
+        with pytest.raises(RuntimeError, match="inside the block"), kernels.one_blas_thread():
+            raise RuntimeError("an error inside the block")
+        after = counts()
+    assert any("scipy" in path and "numpy" not in path for path in inside), inside
+    assert set(inside.values()) == {1}
+    assert after == before
+
+
+@pytest.mark.parametrize("path", PATHS)
+@pytest.mark.parametrize("Layer", [lstmkit.LSTM, lstmkit.GRU])
+def test_one_input_feature_equals_numpy_path(Layer, path, monkeypatch):
+    """D = 1 (a univariate series): the fast path's input projection is the outer product by
+    broadcasting, NumPy's path a GEMM; both give the same outputs and gradients."""
+    force_path(monkeypatch, path)
+    layer = Layer(1, H, seed=0)
+    rng = np.random.default_rng(5)
+    X = rng.normal(0, 1, (T, N, 1)).astype(np.float32)
+    n_state = 2 if Layer is lstmkit.LSTM else 1
+    state0 = [rng.normal(0, 1, (1, N, H)).astype(np.float32) for _ in range(n_state)]
+    dstate = [rng.normal(0, 1, (1, N, H)).astype(np.float32) for _ in range(n_state)]
+    dY = rng.normal(0, 1, (T, N, H)).astype(np.float32)
+    reference, fast, ran = both_paths(monkeypatch, layer, X, state0, dY, dstate, {})
+    assert_close(fast, reference, np.float32)
+    assert_compiled_and_ran(ran, layer, path)
 
 
 def test_fast_tape_keeps_views_of_per_sequence_buffers():

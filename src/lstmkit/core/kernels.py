@@ -12,8 +12,9 @@ One sequence (one layer, one direction) runs in one of two ways, chosen by `whol
 
 - per step: a Python loop over t; each step one GEMM H_{t-1} W_h by NumPy and one fused
   kernel for all the elementwise math of the step;
-- whole loop: the time loop itself compiled (np.dot inside calls BLAS), for small steps,
-  where the Python work of a step would cost as much as its arithmetic.
+- whole loop: the time loop itself compiled (np.dot inside calls BLAS, pinned to one
+  thread meanwhile), for small steps, where the Python work of a step would cost as much as
+  its arithmetic and a second BLAS thread costs more than it brings.
 
 Both write into buffers allocated once per sequence, never per step:
 
@@ -35,6 +36,7 @@ Transcendentals: float64 uses libm's exp and tanh; float32 a rational approximat
 sigma(x) = (1 + tanh(x / 2)) / 2.
 """
 
+import contextlib
 import functools
 import math
 from typing import NamedTuple
@@ -49,13 +51,17 @@ from lstmkit.core.gru import GRUCache, GRUState, GRUStep
 from lstmkit.core.lstm import LSTMCache, LSTMState, LSTMStep
 
 # The whole time loop is compiled when a step's GEMM has at most this many multiply-adds
-# (N * H * G*H). OpenBLAS runs a GEMM this small on the calling thread alone, so the BLAS
-# that numba's np.dot reaches (SciPy's OpenBLAS, a second library beside NumPy's) never wakes
-# worker threads that would spin against NumPy's. Larger steps loop in Python around NumPy's
-# GEMM (on all of BLAS's threads), where the Python work of a step (a few us) is small
-# beside its arithmetic. (Splitting a larger step's GEMM into single-thread row blocks inside
-# the compiled loop was measured: slower with 2 threads than NumPy's GEMM on both.)
-WHOLE_LOOP_MAX_MACS = 2**18
+# (N * H * G*H), and runs with BLAS on one thread (one_blas_thread): below about 2^19
+# multiply-adds a GEMM is faster on one thread than on two here (OpenBLAS 0.3.30/0.3.31,
+# 32 x 64 x 256: 22 us on one, 33 us on two), and the BLAS that numba's np.dot reaches
+# (SciPy's OpenBLAS, a second library beside NumPy's) never wakes worker threads that would
+# spin against NumPy's. Larger steps loop in Python around NumPy's GEMM (on all of BLAS's
+# threads), where the Python work of a step (a few us) is small beside its arithmetic.
+# (Measured and rejected: splitting a larger step's GEMM into single-thread row blocks
+# inside the compiled loop, and running row blocks of the batch as whole loops on separate
+# threads; both were slower with 2 threads than NumPy's GEMM on both, since each thread's
+# GEMM packs all of W_h again and SciPy's OpenBLAS is the slower of the two.)
+WHOLE_LOOP_MAX_MACS = 2**19
 
 # error_model="numpy": a float division never raises (the check is a branch that stops LLVM
 # from vectorising a loop); contract: a * b + c may become one fused multiply-add.
@@ -412,6 +418,36 @@ def whole_loop(N, H, n_gates):
     return N * H * n_gates * H <= WHOLE_LOOP_MAX_MACS
 
 
+@functools.cache
+def _blas_libraries():
+    """threadpoolctl's handles on the BLAS libraries loaded, SciPy's (numba's np.dot) among
+    them."""
+    import scipy.linalg.cython_blas  # noqa: F401 (loaded first, so that the controller finds it)
+    from threadpoolctl import ThreadpoolController
+
+    return ThreadpoolController().select(user_api="blas").lib_controllers
+
+
+@contextlib.contextmanager
+def one_blas_thread():
+    """BLAS on one thread inside the block, the thread counts restored after (a few us)."""
+    libraries = _blas_libraries()
+    threads = [lib.num_threads for lib in libraries]
+    for lib in libraries:
+        lib.set_num_threads(1)
+    try:
+        yield
+    finally:
+        for lib, n in zip(libraries, threads, strict=True):
+            lib.set_num_threads(n)
+
+
+def _input_projection(X, W_x):
+    """X W_x, X (T*N, D): one GEMM, or with D = 1 the outer product it is, by broadcasting
+    (NumPy's matmul takes 1.5 ms for 3200 x 1 x 256, broadcasting 0.4 ms; the same numbers)."""
+    return X * W_x[0] if X.shape[1] == 1 else np.matmul(X, W_x)
+
+
 class Buffers(NamedTuple):
     """What the fast forward keeps for BPTT (module docstring): arrays over all steps."""
 
@@ -448,7 +484,7 @@ def unroll(step, params, X, state, valid, reverse, keep):
     GH = step.n_gates * H
     dtype = X.dtype
     f = functions(step)
-    XW = np.matmul(X.reshape(T * N, D), params["W_x"]).reshape(T, N, GH)  # X W_x, all steps
+    XW = _input_projection(X.reshape(T * N, D), params["W_x"]).reshape(T, N, GH)
     b = params.get("b" if isinstance(step, LSTMStep) else "b_x")
     b = np.zeros(GH, dtype) if b is None else np.ascontiguousarray(b, dtype)
     W_h = np.ascontiguousarray(params["W_h"], dtype)
@@ -468,7 +504,8 @@ def unroll(step, params, X, state, valid, reverse, keep):
         Cs[first] = state.C
         P = _peepholes(step, params, dtype)
         if loop:
-            f.forward_loop(XW, b, W_h, Hs, Cs, P, valid_b, Y, HW, masked, reverse)
+            with one_blas_thread():
+                f.forward_loop(XW, b, W_h, Hs, Cs, P, valid_b, Y, HW, masked, reverse)
         else:
             for t in order:
                 np.matmul(H_prev[t], W_h, out=HW)
@@ -484,7 +521,8 @@ def unroll(step, params, X, state, valid, reverse, keep):
     b_h = np.zeros(GH, dtype) if b_h is None else np.ascontiguousarray(b_h, dtype)
     HW_n = np.empty((T, N, H), dtype)
     if loop:
-        f.forward_loop(XW, b, W_h, b_h, Hs, HW_n, valid_b, Y, HW, masked, reverse)
+        with one_blas_thread():
+            f.forward_loop(XW, b, W_h, b_h, Hs, HW_n, valid_b, Y, HW, masked, reverse)
     else:
         for t in order:
             np.matmul(H_prev[t], W_h, out=HW)
@@ -525,8 +563,9 @@ def bptt(step, params, dY, dstate, tape, truncate):
         dC = np.array(dstate.C, dtype, order="C")
         P = _peepholes(step, params, dtype)
         if loop:
-            f.backward_loop(G, W_hT, buffers.C, dY, dXW, dH_gemm, dH_carry, dC, P, valid_b,
-                            masked, reverse, truncate)
+            with one_blas_thread():
+                f.backward_loop(G, W_hT, buffers.C, dY, dXW, dH_gemm, dH_carry, dC, P,
+                                valid_b, masked, reverse, truncate)
         else:
             for t in order:
                 if t in cuts:
@@ -537,8 +576,9 @@ def bptt(step, params, dY, dstate, tape, truncate):
         return dXW, dXW, LSTMState(dH_gemm + dH_carry, dC)
     dHW = np.empty((T, N, GH), dtype)
     if loop:
-        f.backward_loop(G, W_hT, buffers.H, buffers.HW_n, dY, dXW, dHW, dH_gemm, dH_carry,
-                        valid_b, masked, reverse, truncate)
+        with one_blas_thread():
+            f.backward_loop(G, W_hT, buffers.H, buffers.HW_n, dY, dXW, dHW, dH_gemm,
+                            dH_carry, valid_b, masked, reverse, truncate)
     else:
         for t in order:
             if t in cuts:
