@@ -67,7 +67,8 @@ def main():
                    "--out", str(out)]
     out.parent.mkdir(parents=True, exist_ok=True)
     start = time.time()
-    run(command, out.with_suffix(".log"), args.stop_after)
+    if not (out / "metrics.json").is_file():  # a finished run is recorded, not resumed
+        run(command, out.with_suffix(".log"), args.stop_after)
     with open(out / "history.csv") as stream:
         history = [{k: float(v) for k, v in row.items()} for row in csv.DictReader(stream)]
     finished = (out / "metrics.json").is_file()

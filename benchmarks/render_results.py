@@ -86,7 +86,8 @@ def forecast_section(results):
 
 
 def text_section(results):
-    runs = [r for r in results if "history" in r]
+    timing = [r for r in results if r.get("name", "").startswith("timing-")]
+    runs = [r for r in results if "history" in r and r not in timing]
     d2l = [r for r in results if "engines" in r]
     lines = ["## Character-level language models (lstmkit train text)", "",
              "Validation loss: the mean negative log-likelihood per character of the last 10%",
@@ -112,6 +113,18 @@ def text_section(results):
     lines += [f"- {r['name']}: " + ", ".join(f"{row['val_loss']:.3f}" for row in r["history"])
               for r in runs]
     lines += ["", "Commands:", ""] + [f"    {r['command']}" for r in runs] + [""]
+    if timing:
+        lines += ["### Wall time per epoch", "",
+                  "One-epoch runs on a quiet machine, one at a time, only for timing: the",
+                  "training part of the epoch (validation aside) and the training throughput.",
+                  "", "| run | flags | threads | s / epoch | characters / s | git |",
+                  "|---|---|---|---|---|---|"]
+        for r in timing:
+            row = r["history"][0]
+            lines.append(f"| {r['name']} | `{' '.join(r['flags'])}` | {r['threads']} "
+                         f"| **{row['epoch_time_s']:.0f}** | {row['samples_per_s']:.0f} "
+                         f"| {r['git_sha'][:10]} |")
+        lines += ["", "Commands:", ""] + [f"    {r['command']}" for r in timing] + [""]
     for r in d2l:
         lines += ["### The Time Machine with Dive into Deep Learning 1.0's LSTM setup", "",
                   "d2l's own data pipeline on both engines: lower-case letters and space",

@@ -85,6 +85,9 @@ def test_train_evaluate_predict_end_to_end_on_a_tiny_slice(tmp_path, capsys):
 
     assert main(["train", "mnist", "--resume", str(run), "--epochs", "5"]) == 1
     assert "--resume continues" in capsys.readouterr().err
+    assert main(["train", "mnist", "--resume", str(run)]) == 1
+    assert f"{run} has finished (its metrics.json is written)" in capsys.readouterr().err
+    assert json.loads((run / "metrics.json").read_text()) == metrics  # untouched
 
 
 def test_evaluate_a_folder_that_is_not_a_run(tmp_path, capsys):

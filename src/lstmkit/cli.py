@@ -159,7 +159,11 @@ def _train(args):
         if given or args.out:
             raise ValueError(f"--resume continues {args.resume} with its own config; leave out "
                              f"{', '.join('--' + g.replace('_', '-') for g in given) or '--out'}")
-        config = RunDir(args.resume).read_json("config.json")
+        run = RunDir(args.resume)
+        config = run.read_json("config.json")
+        if (run.path / "metrics.json").is_file():
+            raise ValueError(f"{args.resume} has finished (its metrics.json is written): score "
+                             f"it with lstmkit evaluate {args.resume}, or start a new run")
         options = module.OPTIONS(**config["options"])
         return module.train(config["estimator"], options, args.resume, resume=True)
     params, options = split_train_args(args.task, args)
