@@ -20,11 +20,10 @@ import math
 import platform
 import sys
 import time
-from pathlib import Path
 
 import numpy as np
 import torch
-from bench_mnist import git_sha
+from common import ROOT, SHARED, git_sha
 from torch import nn
 
 from lstmkit.data.text import Vocabulary, letters_only, read_text
@@ -33,8 +32,7 @@ from lstmkit.train.loop import Data, Trainer
 from lstmkit.train.model import ModelConfig, SequenceModel
 from lstmkit.train.threads import set_threads
 
-ROOT = Path(__file__).resolve().parents[1]
-BOOK = ROOT.parent / "shared" / "data" / "timemachine" / "timemachine.txt"
+BOOK = SHARED / "timemachine" / "timemachine.txt"
 STEPS, HIDDEN, LR, CLIP, BATCH, N_TRAIN, N_VAL = 32, 32, 4.0, 1.0, 1024, 10_000, 5_000
 
 

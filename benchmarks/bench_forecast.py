@@ -8,39 +8,30 @@ The first form runs `python -m lstmkit train TASK --seed S --threads T FLAGS --o
 runs/bench/forecast-NAME-sS` for each seed, one after another (pollution reads
 ../shared/data/beijing_pm25, never the network); the second runs the Keras tutorial's
 PM2.5 protocol (tasks.pollution.keras_protocol) in this process. Either writes
-benchmarks/results/forecast-NAME.json: the command, git SHA, machine, each seed's test
-metrics, and per model the mean and standard deviation over the seeds of every metric.
+benchmarks/results/forecast-NAME.json (--runs and --results choose other folders): the
+command, git SHA, machine, each seed's test metrics, and per model the mean and standard
+deviation over the seeds of every metric.
 A seed whose run directory already holds metrics.json is read, not trained again.
 Render docs/results.md with `python benchmarks/render_results.py`.
 """
 
 import argparse
 import json
-import os
-import platform
 import shlex
 import subprocess
 import sys
 import time
-from pathlib import Path
 
 import numpy as np
+from common import ROOT, SHARED, add_output_arguments, git_sha, machine
 
-ROOT = Path(__file__).resolve().parents[1]
-PM25 = ROOT.parent / "shared" / "data" / "beijing_pm25" / "pollution.csv"
+PM25 = SHARED / "beijing_pm25" / "pollution.csv"
 METRICS = ("rmse", "mae", "mape", "directional_accuracy", "coverage")
 
 
-def git_sha():
-    out = subprocess.run(["git", "rev-parse", "HEAD"], cwd=ROOT, capture_output=True, text=True)
-    dirty = subprocess.run(["git", "status", "--porcelain", "src"], cwd=ROOT,
-                           capture_output=True, text=True).stdout.strip()
-    return out.stdout.strip() + ("+uncommitted" if dirty else "")
-
-
-def run_seed(name, task, seed, threads, flags):
+def run_seed(runs, name, task, seed, threads, flags):
     """One seed of `lstmkit train task`: its metrics.json."""
-    out = ROOT / "runs" / "bench" / f"forecast-{name}-s{seed}"
+    out = runs / f"forecast-{name}-s{seed}"
     data = ["--data", str(PM25)] if task == "pollution" else []
     command = [sys.executable, "-m", "lstmkit", "train", task, *data, "--seed", str(seed),
                "--threads", str(threads), *flags, "--out", str(out)]
@@ -85,6 +76,7 @@ def main():
     parser.add_argument("name")
     parser.add_argument("--seeds", type=int, nargs="+", default=[0, 1, 2])
     parser.add_argument("--threads", type=int, default=1, help="threads per training process")
+    add_output_arguments(parser)
     argv = sys.argv[1:]
     split = argv.index("--") if "--" in argv else len(argv)
     args, (task, *flags) = parser.parse_args(argv[:split]), argv[split + 1:]
@@ -95,17 +87,18 @@ def main():
         frame = load_pm25(PM25)[0]
         seeds = [keras_seed(frame, seed, args.threads) for seed in args.seeds]
     else:
-        seeds = [run_seed(args.name, task, seed, args.threads, flags) for seed in args.seeds]
+        seeds = [run_seed(args.runs, args.name, task, seed, args.threads, flags)
+                 for seed in args.seeds]
     result = {
         "name": args.name, "task": task, "flags": flags,
         "command": "python benchmarks/bench_forecast.py " + shlex.join(sys.argv[1:]),
         "git_sha": git_sha(),
-        "machine": f"{platform.processor() or platform.machine()}, {os.cpu_count()} cores",
+        "machine": machine(),
         "threads": args.threads, "summary": summary(seeds), "seeds": seeds,
         "total_wall_s": time.time() - start,
     }
-    path = ROOT / "benchmarks" / "results" / f"forecast-{args.name}.json"
-    path.parent.mkdir(exist_ok=True)
+    path = args.results / f"forecast-{args.name}.json"
+    path.parent.mkdir(parents=True, exist_ok=True)
     path.write_text(json.dumps(result, indent=2) + "\n")
     for model, metrics in result["summary"].items():
         print(f"{args.name} {model}: RMSE {metrics['rmse'][0]:.4g} +- {metrics['rmse'][1]:.2g}")

@@ -4,39 +4,30 @@
 
 runs `python -m lstmkit train mnist --data-dir ../shared/data/mnist --seed S --threads T
 FLAGS --out runs/bench/mnist-NAME-sS` for each seed (JOBS at a time), then writes
-benchmarks/results/mnist-NAME.json: the command, git SHA, machine, each seed's metrics.json
-and epoch times, and the mean and standard deviation of the test accuracy. Render
-docs/results.md from all results with `python benchmarks/render_results.py`. A seed whose
-run directory already holds metrics.json is read, not trained again.
+benchmarks/results/mnist-NAME.json (--runs and --results choose other folders): the command,
+git SHA, machine, each seed's metrics.json and epoch times, and the mean and standard
+deviation of the test accuracy. Render docs/results.md from all results with
+`python benchmarks/render_results.py`. A seed whose run directory already holds
+metrics.json is read, not trained again.
 """
 
 import argparse
 import csv
 import json
-import os
-import platform
 import shlex
 import subprocess
 import sys
 import time
 from concurrent.futures import ThreadPoolExecutor
-from pathlib import Path
 
 import numpy as np
+from common import ROOT, SHARED, add_output_arguments, git_sha, machine
 
-ROOT = Path(__file__).resolve().parents[1]
-MNIST = ROOT.parent / "shared" / "data" / "mnist"
-
-
-def git_sha():
-    out = subprocess.run(["git", "rev-parse", "HEAD"], cwd=ROOT, capture_output=True, text=True)
-    dirty = subprocess.run(["git", "status", "--porcelain", "src"], cwd=ROOT,
-                           capture_output=True, text=True).stdout.strip()
-    return out.stdout.strip() + ("+uncommitted" if dirty else "")
+MNIST = SHARED / "mnist"
 
 
-def run_seed(name, seed, threads, flags):
-    out = ROOT / "runs" / "bench" / f"mnist-{name}-s{seed}"
+def run_seed(runs, name, seed, threads, flags):
+    out = runs / f"mnist-{name}-s{seed}"
     command = [sys.executable, "-m", "lstmkit", "train", "mnist", "--data-dir", str(MNIST),
                "--seed", str(seed), "--threads", str(threads), *flags, "--out", str(out)]
     log = out.with_suffix(".log")
@@ -59,26 +50,28 @@ def main():
     parser.add_argument("--seeds", type=int, nargs="+", default=[0, 1, 2])
     parser.add_argument("--jobs", type=int, default=2, help="seeds trained at once")
     parser.add_argument("--threads", type=int, default=1, help="threads per training process")
+    add_output_arguments(parser)
     argv = sys.argv[1:]
     split = argv.index("--") if "--" in argv else len(argv)
     args, flags = parser.parse_args(argv[:split]), argv[split + 1:]
     start = time.time()
     with ThreadPoolExecutor(args.jobs) as pool:
-        seeds = list(pool.map(lambda s: run_seed(args.name, s, args.threads, flags), args.seeds))
+        seeds = list(pool.map(lambda s: run_seed(args.runs, args.name, s, args.threads, flags),
+                              args.seeds))
     accuracy = np.array([s["metrics"]["test"]["accuracy"] for s in seeds])
     result = {
         "name": args.name,
         "command": "python benchmarks/bench_mnist.py " + shlex.join(sys.argv[1:]),
         "git_sha": git_sha(),
-        "machine": f"{platform.processor() or platform.machine()}, {os.cpu_count()} cores",
+        "machine": machine(),
         "jobs": args.jobs, "threads": args.threads, "flags": flags,
         "test_accuracy_mean": float(accuracy.mean()),
         "test_accuracy_std": float(accuracy.std(ddof=1)) if len(accuracy) > 1 else 0.0,
         "epoch_time_s_mean": float(np.mean([t for s in seeds for t in s["epoch_time_s"]])),
         "seeds": seeds, "total_wall_s": time.time() - start,
     }
-    path = ROOT / "benchmarks" / "results" / f"mnist-{args.name}.json"
-    path.parent.mkdir(exist_ok=True)
+    path = args.results / f"mnist-{args.name}.json"
+    path.parent.mkdir(parents=True, exist_ok=True)
     path.write_text(json.dumps(result, indent=2) + "\n")
     print(f"{args.name}: test accuracy {accuracy.mean():.4f} +- {result['test_accuracy_std']:.4f}"
           f" over seeds {args.seeds}; {path}")

@@ -5,7 +5,8 @@
 
 runs `python -m lstmkit train text --text ../shared/data/<corpus file> --threads T FLAGS
 --out runs/bench/text-NAME` (the corpus is read from ../shared/data beside the repository,
-never downloaded), then writes benchmarks/results/text-NAME.json: the command, git SHA,
+never downloaded), then writes benchmarks/results/text-NAME.json (--runs and --results
+choose other folders): the command, git SHA,
 machine, flags, metrics.json and the whole curve (history.csv). A long run goes in parts:
 --stop-after sends Ctrl-C after that many seconds (the run checkpoints mid-epoch and the
 JSON records the curve so far with "finished": false); running the same NAME again resumes
@@ -16,19 +17,14 @@ docs/results.md with `python benchmarks/render_results.py`.
 import argparse
 import csv
 import json
-import os
-import platform
 import shlex
 import signal
 import subprocess
 import sys
 import time
-from pathlib import Path
 
-from bench_mnist import git_sha
+from common import ROOT, SHARED, add_output_arguments, git_sha, machine
 
-ROOT = Path(__file__).resolve().parents[1]
-SHARED = ROOT.parent / "shared" / "data"
 CORPORA = {"shakespeare": SHARED / "tinyshakespeare" / "input.txt",
            "timemachine": SHARED / "timemachine" / "timemachine.txt"}
 
@@ -53,11 +49,12 @@ def main():
     parser.add_argument("--threads", type=int, default=1, help="threads of the training process")
     parser.add_argument("--stop-after", type=float, help="Ctrl-C the run after this many "
                         "seconds (resume it by running the same command again)")
+    add_output_arguments(parser)
     argv = sys.argv[1:]
     split = argv.index("--") if "--" in argv else len(argv)
     args, flags = parser.parse_args(argv[:split]), argv[split + 1:]
-    out = ROOT / "runs" / "bench" / f"text-{args.name}"
-    path = ROOT / "benchmarks" / "results" / f"text-{args.name}.json"
+    out = args.runs / f"text-{args.name}"
+    path = args.results / f"text-{args.name}.json"
     record = json.loads(path.read_text()) if path.is_file() else {"parts": []}
     if (out / "config.json").is_file():
         command = [sys.executable, "-m", "lstmkit", "train", "text", "--resume", str(out)]
@@ -77,13 +74,13 @@ def main():
         "command": record.get("command", "python benchmarks/bench_text.py "
                               + shlex.join(sys.argv[1:])),
         "git_sha": git_sha(),
-        "machine": f"{platform.processor() or platform.machine()}, {os.cpu_count()} cores",
+        "machine": machine(),
         "threads": args.threads, "finished": finished,
         "metrics": json.loads((out / "metrics.json").read_text()) if finished else None,
         "history": history,
     })
     record["parts"].append({"wall_s": time.time() - start, "epochs_after": len(history)})
-    path.parent.mkdir(exist_ok=True)
+    path.parent.mkdir(parents=True, exist_ok=True)
     path.write_text(json.dumps(record, indent=2) + "\n")
     best = min((row["val_loss"] for row in history), default=float("nan"))
     print(f"{args.name}: {len(history)} epochs, best validation loss {best:.4f} nats/char, "
