@@ -8,7 +8,8 @@ from pathlib import Path
 import lstmkit.core
 
 CORE = Path(lstmkit.core.__file__).parent
-ALLOWED = {"numpy", "dataclasses", "typing", "os", "math", "functools", "contextlib", "lstmkit"}
+ALLOWED = {"numpy", "dataclasses", "typing", "os", "math", "functools", "contextlib",
+           "threading", "lstmkit"}
 FAST_KERNELS = {"numba", "scipy", "threadpoolctl"}  # core/kernels.py only
 
 

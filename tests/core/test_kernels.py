@@ -5,12 +5,13 @@ core.sequence calling the cells' step functions) and once on the automatic path,
 each output, final state and gradient to the per-tensor error max|a - b| / max(max|b|, 1e-8)
 below 2e-6 in float32 and 1e-12 in float64. Both ways of running the fast path are covered:
 the whole time loop compiled (small steps) and the Python loop around one GEMM and one fused
-kernel per step (kernels.WHOLE_LOOP_MAX_MACS moved to force each). Each test also checks that
+kernel per step (kernels.*_MAX_MACS moved to force each). Each test also checks that
 the compiled functions it expects were called (kernels.calls) and hold compiled signatures.
 """
 
 import subprocess
 import sys
+import threading
 import tracemalloc
 
 import numba
@@ -37,11 +38,12 @@ STACKS = {"1 layer": dict(num_layers=1), "2 layers bidirectional": dict(num_laye
                                                                        bidirectional=True)}
 PADDINGS = {"full": {}, "lengths": {"lengths": np.array([T, 0, 3])},
             "left-mask": {"mask": np.arange(T)[None, :] >= np.array([0, 2, T - 1])[:, None]}}
-PATHS = {"whole loop": 2**60, "per step": -1}  # kernels.WHOLE_LOOP_MAX_MACS
+PATHS = {"whole loop": 2**60, "per step": -1}  # both kernels.*_MAX_MACS
 
 
 def force_path(monkeypatch, path):
     monkeypatch.setattr(kernels, "WHOLE_LOOP_MAX_MACS", PATHS[path])
+    monkeypatch.setattr(kernels, "UNPINNED_MAX_MACS", PATHS[path])
 
 
 def error(a, b):
@@ -241,6 +243,39 @@ def test_the_whole_loop_runs_with_blas_on_one_thread_and_restores_it():
     assert any("scipy" in path and "numpy" not in path for path in inside), inside
     assert set(inside.values()) == {1}
     assert after == before
+
+
+def test_other_threads_neither_pin_blas_nor_compile_loops_that_would_need_it():
+    """OpenBLAS does not take back, from one thread, a count another thread lowered: only the
+    main thread pins, so elsewhere a stock-sized step (2^19) loops in Python around NumPy's
+    GEMM, and one_blas_thread leaves the counts alone."""
+    def counts():
+        return {info["filepath"]: info["num_threads"]
+                for info in threadpool_info() if info["user_api"] == "blas"}
+
+    seen = {}
+
+    def worker():
+        seen["stock"] = kernels.whole_loop(32, 64, 4)
+        seen["small"] = kernels.whole_loop(16, 64, 4)
+        with kernels.one_blas_thread():
+            seen["inside"] = counts()
+        before = dict(kernels.calls)
+        lstmkit.LSTM(1, 64)(np.zeros((5, 32, 1), np.float32))
+        seen["ran"] = {k for k, n in kernels.calls.items() if n > before.get(k, 0)}
+
+    with threadpool_limits(2):
+        with kernels.one_blas_thread():  # loads SciPy's BLAS before the counting
+            pass
+        before = counts()
+        thread = threading.Thread(target=worker)
+        thread.start()
+        thread.join(60)
+        assert counts() == before
+    assert kernels.whole_loop(32, 64, 4)  # the main thread
+    assert seen["stock"] is False and seen["small"] is True
+    assert seen["inside"] == before
+    assert seen["ran"] == {"lstm_forward_step"}
 
 
 @pytest.mark.parametrize("path", PATHS)

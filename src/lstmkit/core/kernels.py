@@ -39,6 +39,7 @@ sigma(x) = (1 + tanh(x / 2)) / 2.
 import contextlib
 import functools
 import math
+import threading
 from typing import NamedTuple
 
 import numba
@@ -55,13 +56,18 @@ from lstmkit.core.lstm import LSTMCache, LSTMState, LSTMStep
 # multiply-adds a GEMM is faster on one thread than on two here (OpenBLAS 0.3.30/0.3.31,
 # 32 x 64 x 256: 22 us on one, 33 us on two), and the BLAS that numba's np.dot reaches
 # (SciPy's OpenBLAS, a second library beside NumPy's) never wakes worker threads that would
-# spin against NumPy's. Larger steps loop in Python around NumPy's GEMM (on all of BLAS's
-# threads), where the Python work of a step (a few us) is small beside its arithmetic.
+# spin against NumPy's. OpenBLAS keeps a GEMM of at most UNPINNED_MAX_MACS on the calling
+# thread by itself; between the two, the thread count has to be pinned, which only the main
+# thread does (OpenBLAS does not take back a count that another thread lowered), so other
+# threads compile the whole loop up to UNPINNED_MAX_MACS only. Larger steps loop in Python
+# around NumPy's GEMM (on all of BLAS's threads), where the Python work of a step (a few
+# us) is small beside its arithmetic.
 # (Measured and rejected: splitting a larger step's GEMM into single-thread row blocks
 # inside the compiled loop, and running row blocks of the batch as whole loops on separate
 # threads; both were slower with 2 threads than NumPy's GEMM on both, since each thread's
 # GEMM packs all of W_h again and SciPy's OpenBLAS is the slower of the two.)
 WHOLE_LOOP_MAX_MACS = 2**19
+UNPINNED_MAX_MACS = 2**18
 
 # error_model="numpy": a float division never raises (the check is a branch that stops LLVM
 # from vectorising a loop); contract: a * b + c may become one fused multiply-add.
@@ -415,7 +421,12 @@ def functions(step):
 
 def whole_loop(N, H, n_gates):
     """True: compile the whole time loop (small steps); False: a Python loop over steps."""
-    return N * H * n_gates * H <= WHOLE_LOOP_MAX_MACS
+    macs = N * H * n_gates * H
+    return macs <= UNPINNED_MAX_MACS or (macs <= WHOLE_LOOP_MAX_MACS and _main_thread())
+
+
+def _main_thread():
+    return threading.current_thread() is threading.main_thread()
 
 
 @functools.cache
@@ -430,7 +441,11 @@ def _blas_libraries():
 
 @contextlib.contextmanager
 def one_blas_thread():
-    """BLAS on one thread inside the block, the thread counts restored after (a few us)."""
+    """BLAS on one thread inside the block, the thread counts restored after (a few us); on
+    the main thread only, elsewhere the counts are left as they are (see WHOLE_LOOP_MAX_MACS)."""
+    if not _main_thread():
+        yield
+        return
     libraries = _blas_libraries()
     threads = [lib.num_threads for lib in libraries]
     for lib in libraries:
