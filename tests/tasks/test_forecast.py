@@ -3,6 +3,7 @@ the LSTM and the baselines (persistence checked by hand), no leak from the test 
 into anything fitted, evaluate and predict on the run, and messy CSVs handled clearly."""
 
 import json
+import shutil
 
 import numpy as np
 import pandas as pd
@@ -99,7 +100,17 @@ def test_evaluate_and_predict_a_run(base_run, tmp_path, capsys):
     from lstmkit.tasks import csv_file
 
     scores = csv_file.evaluate_run(run, echo=lambda *_: None)
-    assert scores["lstm"]["n_scored"] == 20  # the last fold's windows only
+    assert scores["lstm"]["n_scored"] == 40  # both folds' windows
+    assert scores.keys() == metrics["test"].keys()  # every fold's model again: the run's
+    for model, values in scores.items():
+        assert values == pytest.approx(metrics["test"][model], rel=1e-6), model
+    assert (run / "fold-1.npz").is_file() and not (run / "fold-2.npz").exists()
+    older = tmp_path / "older"  # a run of the layout that kept the last fold's model only
+    shutil.copytree(run, older)
+    config = json.loads((older / "config.json").read_text())
+    (older / "config.json").write_text(json.dumps({**config, "fitted": config["fitted"][-1]}))
+    assert main(["evaluate", str(older)]) == 1
+    assert "kept the last fold's model only: train it again" in capsys.readouterr().err
     newer = write(tmp_path / "newer.csv", frame.iloc[-30:])
     assert main(["predict", str(run), newer]) == 0
     out = capsys.readouterr().out

@@ -22,5 +22,5 @@ def test_weather_task_scores_against_last_year(tmp_path):
         np.sqrt(np.mean((year_ago - truth) ** 2)))
     assert metrics["test_period"] == ["2015-01-01 00:00:00", "2015-12-31 00:00:00"]
     config = json.loads((run / "config.json").read_text())
-    assert config["fitted"]["categories_"] == {"weather": ["drizzle", "fog", "rain", "snow",
-                                                           "sun"]}
+    (fitted,) = config["fitted"]  # one fold
+    assert fitted["categories_"] == {"weather": ["drizzle", "fog", "rain", "snow", "sun"]}

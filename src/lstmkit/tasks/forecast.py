@@ -6,9 +6,11 @@ test_fraction of the rows) is cut into walk-forward folds; each fold's Forecaste
 on every row before the fold (scalers, categories, LSTM, linear baseline: data.series
 states the rules) and forecasts the windows whose first target row lies in the fold. The
 LSTM and the baselines are scored on those very windows, one shared index, in real units
-(tasks.metrics). The run directory holds the last fold's model (checkpoint.npz) and its
-fitted scalers (config.json "fitted"), metrics.json with one entry per model under "test",
-metrics.md, curves.png and forecast.png.
+(tasks.metrics). The run directory holds every fold's model (fold-1.npz, ... for the
+earlier folds; the last fold's is the training checkpoint, checkpoint.npz, which --resume
+continues) and fitted scalers (config.json "fitted", one per fold), metrics.json with one
+entry per model under "test", metrics.md, curves.png and forecast.png; `evaluate` scores
+every fold's model again and reproduces metrics.json's "test".
 """
 
 import time
@@ -24,7 +26,7 @@ from lstmkit.estimators import Forecaster
 from lstmkit.tasks.metrics import forecast_metrics, metrics_table
 from lstmkit.tasks.plots import plot_curves, plot_forecast
 from lstmkit.train.rundir import RunDir
-from lstmkit.train.serialize import load
+from lstmkit.train.serialize import load, save
 
 NOTES = {
     "missing": "inputs carried forward (training mean before the first observation); "
@@ -79,6 +81,16 @@ def fold_forecasts(forecaster, series: Series, start, stop):
     return {name: values[chosen] for name, values in forecasts.items()}
 
 
+def joined(parts):
+    """The folds' forecasts (fold_forecasts) one after the other."""
+    return {name: np.concatenate([part[name] for part in parts]) for name in parts[0]}
+
+
+def fold_model(run, k, n_folds):
+    """Where fold k's model is: fold-(k+1).npz, or the checkpoint for the last fold."""
+    return run.checkpoint if k == n_folds - 1 else run.path / f"fold-{k + 1}.npz"
+
+
 def score(forecasts):
     """{model: metrics} on the shared windows: lstm (with coverage), then the baselines."""
     truth, last = forecasts["truth"], forecasts["last"]
@@ -104,7 +116,7 @@ def train(task, load_series, params, options: ForecastOptions, out, *, resume=Fa
          f"from {options.lookback}; {len(folds)} walk-forward fold(s)")
     if not resume:
         run.write_config({"task": task, "estimator": params, "options": asdict(options)})
-    parts = []
+    parts, fitted = [], []
     for k, fold in enumerate(folds):
         last_fold = k == len(folds) - 1
         echo(f"fold {k + 1}/{len(folds)}: train on rows before {frame.index[fold.train_end]}, "
@@ -115,11 +127,13 @@ def train(task, load_series, params, options: ForecastOptions, out, *, resume=Fa
         if forecaster.stopped_ == "interrupted":
             echo(f"stopped; continue with: lstmkit train {task} --resume {out}")
             return None
+        if not last_fold:
+            save(forecaster.model_, fold_model(run, k, len(folds)))
+        fitted.append(fitted_state(forecaster))
         parts.append(fold_forecasts(forecaster, series, fold.train_end, fold.test_end))
-    forecasts = {name: np.concatenate([p[name] for p in parts]) for name in parts[0]}
+    forecasts = joined(parts)
     config = run.read_json("config.json")
-    run.write_config({**config, "data_source": series.source,
-                      "fitted": fitted_state(forecaster)})
+    run.write_config({**config, "data_source": series.source, "fitted": fitted})
     history = forecaster.history_
     times = frame.index[forecasts["origin"] + 1]
     metrics = {"test": score(forecasts), "test_windows": len(times),
@@ -143,8 +157,10 @@ def train(task, load_series, params, options: ForecastOptions, out, *, resume=Fa
                            f"{series.target}, 1 step ahead, test period ({series.source})")]
     echo(f"test: {len(times)} windows, {times[0]} .. {times[-1]}, {metrics['wall_time_s']:.0f} s")
     echo(table)
+    earlier = (f", the earlier folds' models fold-1.npz .. fold-{len(folds) - 1}.npz"
+               if len(folds) > 1 else "")
     echo(f"run directory {out}: metrics.json, metrics.md, history.csv, checkpoint "
-         f"{run.checkpoint.name}, plots {', '.join(p.name for p in plots)}")
+         f"{run.checkpoint.name}{earlier}, plots {', '.join(p.name for p in plots)}")
     return metrics
 
 
@@ -159,35 +175,42 @@ def fitted_state(forecaster):
 
 
 def load_run(out, load_series, options_class, echo=print):
-    """(the fitted Forecaster of a run, its options, its Series loaded again)."""
+    """(the fitted Forecaster of each fold of a run, its options, its Series loaded again)."""
     run = RunDir(out)
     config = run.read_json("config.json")
     if "fitted" not in config:
         raise ValueError(f"{out} has no finished model yet: resume it with lstmkit train "
                          f"{config['task']} --resume {out}")
+    if isinstance(config["fitted"], dict):
+        raise ValueError(f"{out} was written by an earlier lstmkit, which kept the last fold's "
+                         "model only: train it again")
     options = options_class(**config["options"])
     series = load_series(options, echo)
-    forecaster = make_forecaster(config["estimator"], options, series)
-    fitted = config["fitted"]
-    forecaster.categories_ = fitted["categories_"]
-    forecaster.input_columns_ = fitted["input_columns_"]
-    forecaster.scaler_ = Scaler(*map(np.array, fitted["scaler_"]))
-    forecaster.target_scaler_ = Scaler(*map(np.array, fitted["target_scaler_"]))
-    forecaster.fill_ = np.array(fitted["fill_"])
-    forecaster.linear_ = LinearAutoregression()
-    forecaster.linear_.coef_ = np.array(fitted["linear_"])
-    forecaster.interval_ = np.array(fitted["interval_"])
-    forecaster.model_ = load(run.checkpoint)
-    return forecaster, options, series
+    forecasters = []
+    for k, fitted in enumerate(config["fitted"]):
+        forecaster = make_forecaster(config["estimator"], options, series)
+        forecaster.categories_ = fitted["categories_"]
+        forecaster.input_columns_ = fitted["input_columns_"]
+        forecaster.scaler_ = Scaler(*map(np.array, fitted["scaler_"]))
+        forecaster.target_scaler_ = Scaler(*map(np.array, fitted["target_scaler_"]))
+        forecaster.fill_ = np.array(fitted["fill_"])
+        forecaster.linear_ = LinearAutoregression()
+        forecaster.linear_.coef_ = np.array(fitted["linear_"])
+        forecaster.interval_ = np.array(fitted["interval_"])
+        forecaster.model_ = load(fold_model(run, k, len(config["fitted"])))
+        forecasters.append(forecaster)
+    return forecasters, options, series
 
 
 def evaluate_run(out, load_series, options_class, echo=print):
-    """Score a run's model (the last fold's) and the baselines on the last fold's test
-    windows once more; returns {model: metrics}."""
-    forecaster, options, series = load_run(out, load_series, options_class, echo)
-    fold = walk_forward(len(series.frame), options.test_fraction, options.folds)[-1]
-    scores = score(fold_forecasts(forecaster, series, fold.train_end, fold.test_end))
-    echo(f"the last fold's test windows, from {series.frame.index[fold.train_end]}:")
+    """Score every fold's model and the baselines on the run's test windows once more (the
+    "test" of its metrics.json); returns {model: metrics}."""
+    forecasters, options, series = load_run(out, load_series, options_class, echo)
+    folds = walk_forward(len(series.frame), options.test_fraction, options.folds)
+    scores = score(joined([fold_forecasts(forecaster, series, fold.train_end, fold.test_end)
+                           for forecaster, fold in zip(forecasters, folds, strict=True)]))
+    echo(f"the test windows of {len(folds)} walk-forward fold(s), from "
+         f"{series.frame.index[folds[0].train_end]}:")
     echo(metrics_table(scores))
     return scores
 
@@ -195,7 +218,8 @@ def evaluate_run(out, load_series, options_class, echo=print):
 def predict_file(out, load_series, options_class, echo=print):
     """The run's forecast from the last row of the series load_series reads (a file the
     user named): {"lstm", "lower", "upper"} arrays (horizon,) in real units."""
-    forecaster, _, series = load_run(out, load_series, options_class, echo)
+    forecasters, _, series = load_run(out, load_series, options_class, echo)
+    forecaster = forecasters[-1]  # the last fold's, trained on the most rows
     forecast = forecaster.predict(series.frame)[-1]
     lower, upper = forecast + forecaster.interval_  # predict_interval's last row
     echo(f"{series.target!r} after {series.frame.index[-1]} ({series.source}):")
