@@ -3,7 +3,9 @@ the LSTM and the baselines (persistence checked by hand), no leak from the test 
 into anything fitted, evaluate and predict on the run, and messy CSVs handled clearly."""
 
 import json
+import os
 import shutil
+import signal
 
 import numpy as np
 import pandas as pd
@@ -12,6 +14,7 @@ import pytest
 from lstmkit.cli import build_parser, config_fields, main
 from lstmkit.train.checkpoint import load_checkpoint
 from lstmkit.train.loop import TIME_COLUMNS
+from lstmkit.train.optimizers import Adam
 
 ROWS = 200
 FLAGS = ["--target", "level", "--lookback", "5", "--season", "7", "--epochs", "2",
@@ -117,6 +120,41 @@ def test_evaluate_and_predict_a_run(base_run, tmp_path, capsys):
     assert "'level' after 2020-07-18 00:00:00" in out and "+1:" in out
     result = csv_file.predict_file(run, newer, echo=lambda *_: None)
     assert result["lstm"].shape == (1,) and np.all(result["lower"] <= result["upper"])
+
+
+@pytest.mark.parametrize("stop_after_step", [3, 14], ids=["in-an-earlier-fold", "in-the-last"])
+def test_a_run_stopped_by_ctrl_c_resumes_to_the_same_result(base_run, stop_after_step,
+                                                            tmp_path, monkeypatch, capsys):
+    """Ctrl-C in fold 1 (its model is not checkpointed: the resumed run fits it again) or in
+    the last fold (resumed from its checkpoint): the same metrics.json (times aside) and
+    models as the run that was never stopped."""
+    frame, whole, metrics = base_run
+    steps, original = [], Adam.step
+
+    def step(self, params, grads):
+        original(self, params, grads)
+        steps.append(1)
+        if len(steps) == stop_after_step:
+            os.kill(os.getpid(), signal.SIGINT)  # a real Ctrl-C, caught by the loop
+
+    monkeypatch.setattr(Adam, "step", step)
+    run = tmp_path / "run"
+    assert main(["train", "csv", write(tmp_path / "run.csv", frame), *FLAGS, "--folds", "2",
+                 "--out", str(run)]) == 0
+    assert f"--resume {run}" in capsys.readouterr().out
+    assert not (run / "metrics.json").exists()
+    assert (run / "checkpoint.npz").exists() == (stop_after_step > 10)  # 10 steps a fold
+    monkeypatch.setattr(Adam, "step", original)
+    assert main(["train", "csv", "--resume", str(run)]) == 0
+
+    def timeless(metrics):
+        return {k: v for k, v in metrics.items() if k not in ("wall_time_s", "samples_per_s")}
+
+    assert timeless(json.loads((run / "metrics.json").read_text())) == timeless(metrics)
+    for name in ("fold-1.npz", "checkpoint.npz"):
+        arrays, _ = load_checkpoint(run / name)
+        expected, _ = load_checkpoint(whole / name)
+        assert all(np.array_equal(arrays[k], expected[k]) for k in expected), name
 
 
 def test_a_messy_csv_unsorted_with_gaps_and_missing_values(tmp_path, capsys):

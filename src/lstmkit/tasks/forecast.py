@@ -123,7 +123,7 @@ def train(task, load_series, params, options: ForecastOptions, out, *, resume=Fa
              f"test to {frame.index[fold.test_end - 1]}")
         forecaster = make_forecaster(params, options, series).fit(
             frame.iloc[:fold.train_end], run_dir=out if last_fold else None,
-            resume=resume and last_fold)
+            resume=resume and last_fold and run.checkpoint.is_file())  # else stopped earlier
         if forecaster.stopped_ == "interrupted":
             echo(f"stopped; continue with: lstmkit train {task} --resume {out}")
             return None
