@@ -9,7 +9,7 @@ import lstmkit.core
 
 CORE = Path(lstmkit.core.__file__).parent
 ALLOWED = {"numpy", "dataclasses", "typing", "os", "math", "functools", "contextlib",
-           "threading", "lstmkit"}
+           "threading", "sys", "lstmkit"}
 FAST_KERNELS = {"numba", "scipy", "threadpoolctl"}  # core/kernels.py only
 
 

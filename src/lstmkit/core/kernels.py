@@ -16,7 +16,8 @@ One sequence (one layer, one direction) runs in one of two ways, chosen by `whol
   thread meanwhile), for small steps, where the Python work of a step would cost as much as
   its arithmetic and a second BLAS thread costs more than it brings.
 
-Both write into buffers allocated once per sequence, never per step:
+Both write into buffers taken once per sequence (from core.workspace, which keeps them from
+call to call), never per step:
 
     gates (T, N, G*H)  X W_x, the input GEMM of all steps (the kernels add b); each step
                        overwrites its slot with its gates: I, F, C~, O (LSTM), R, Z, H~ (GRU)
@@ -47,6 +48,7 @@ import numpy as np
 from numba.core import types
 from numba.extending import overload, register_jitable
 
+from lstmkit.core import workspace
 from lstmkit.core.activations import Activation
 from lstmkit.core.gru import GRUCache, GRUState, GRUStep
 from lstmkit.core.lstm import LSTMCache, LSTMState, LSTMStep
@@ -457,10 +459,20 @@ def one_blas_thread():
             lib.set_num_threads(n)
 
 
-def _input_projection(X, W_x):
-    """X W_x, X (T*N, D): one GEMM, or with D = 1 the outer product it is, by broadcasting
-    (NumPy's matmul takes 1.5 ms for 3200 x 1 x 256, broadcasting 0.4 ms; the same numbers)."""
-    return X * W_x[0] if X.shape[1] == 1 else np.matmul(X, W_x)
+def _input_projection(X, W_x, out):
+    """out = X W_x, X (T*N, D): one GEMM, or with D = 1 the outer product it is, by
+    broadcasting (NumPy's matmul takes 1.5 ms for 3200 x 1 x 256, broadcasting 0.4 ms; the
+    same numbers)."""
+    if X.shape[1] == 1:
+        return np.multiply(X, W_x[0], out=out)
+    return np.matmul(X, W_x, out=out)
+
+
+def _copy(A, dtype):
+    """A C-contiguous copy of A in dtype, in a workspace buffer."""
+    copy = workspace.empty(A.shape, dtype)
+    copy[...] = A
+    return copy
 
 
 class Buffers(NamedTuple):
@@ -499,23 +511,24 @@ def unroll(step, params, X, state, valid, reverse, keep):
     GH = step.n_gates * H
     dtype = X.dtype
     f = functions(step)
-    XW = _input_projection(X.reshape(T * N, D), params["W_x"]).reshape(T, N, GH)
+    XW = _input_projection(X.reshape(T * N, D), params["W_x"],
+                           workspace.empty((T * N, GH), dtype)).reshape(T, N, GH)
     b = params.get("b" if isinstance(step, LSTMStep) else "b_x")
     b = np.zeros(GH, dtype) if b is None else np.ascontiguousarray(b, dtype)
     W_h = np.ascontiguousarray(params["W_h"], dtype)
     valid_b, masked = _valid(valid, T, N)
-    Hs = np.empty((T + 1, N, H), dtype)
+    Hs = workspace.empty((T + 1, N, H), dtype)
     first, last = (T, 0) if reverse else (0, T)
     Hs[first] = state.H
     H_prev = Hs[1:] if reverse else Hs[:T]  # (T, N, H), H_{t-1} of step t
-    Y = np.empty((T, N, H), dtype) if masked else (Hs[:T] if reverse else Hs[1:])
+    Y = workspace.empty((T, N, H), dtype) if masked else (Hs[:T] if reverse else Hs[1:])
     HW = np.empty((N, GH), dtype)  # H_{t-1} W_h, reused by every step
     loop = whole_loop(N, H, step.n_gates)
     order = range(T - 1, -1, -1) if reverse else range(T)
     kind = type(step).__name__[:-4].lower()  # "lstm", "gru"
     _count(f"{kind}_forward_{'loop' if loop else 'step'}")
     if isinstance(step, LSTMStep):
-        Cs = np.empty((T + 1, N, H), dtype)
+        Cs = workspace.empty((T + 1, N, H), dtype)
         Cs[first] = state.C
         P = _peepholes(step, params, dtype)
         if loop:
@@ -534,7 +547,7 @@ def unroll(step, params, X, state, valid, reverse, keep):
         return Y, final, cache, Buffers(XW, Hs, Cs, None)
     b_h = params.get("b_h")
     b_h = np.zeros(GH, dtype) if b_h is None else np.ascontiguousarray(b_h, dtype)
-    HW_n = np.empty((T, N, H), dtype)
+    HW_n = workspace.empty((T, N, H), dtype)
     if loop:
         with one_blas_thread():
             f.forward_loop(XW, b, W_h, b_h, Hs, HW_n, valid_b, Y, HW, masked, reverse)
@@ -559,12 +572,13 @@ def bptt(step, params, dY, dstate, tape, truncate):
     H = GH // step.n_gates
     dtype = G.dtype
     f = functions(step)
-    dY = np.ascontiguousarray(dY, dtype)  # a direction's half of a bidirectional dY: a copy
+    if not (dY.flags.c_contiguous and dY.dtype == dtype):  # e.g. a direction's half of dY
+        dY = _copy(dY, dtype)
     valid_b, masked = _valid(valid, T, N)
     truncate = 0 if truncate is None else int(truncate)
     dH_gemm = np.array(dstate.H, dtype, order="C")  # copies
     dH_carry = np.zeros((N, H), dtype)
-    dXW = np.empty((T, N, GH), dtype)
+    dXW = workspace.empty((T, N, GH), dtype)
     loop = whole_loop(N, H, step.n_gates)
     W_hT = np.ascontiguousarray(params["W_h"], dtype).T  # (G*H, H), for dZ_t W_h^T
     if loop:  # the compiled loop wants it C-contiguous
@@ -589,7 +603,7 @@ def bptt(step, params, dY, dstate, tape, truncate):
                                 masked, reverse)
                 np.matmul(dXW[t], W_hT, out=dH_gemm)  # (B10)
         return dXW, dXW, LSTMState(dH_gemm + dH_carry, dC)
-    dHW = np.empty((T, N, GH), dtype)
+    dHW = workspace.empty((T, N, GH), dtype)
     if loop:
         with one_blas_thread():
             f.backward_loop(G, W_hT, buffers.H, buffers.HW_n, dY, dXW, dHW, dH_gemm,

@@ -15,9 +15,9 @@ state gradient through untouched.
 Two paths compute the same equations. The loops below call the cell's step_forward and
 step_backward: the readable reference, and the path for every cell and option. The fast
 kernels (core.kernels, numba) fuse each step's elementwise math into one compiled function
-and write into buffers allocated once per sequence; they cover the LSTM and GRU with the
-default activations (kernels.covers) and are chosen automatically, unless the environment
-sets LSTMKIT_NO_JIT=1. core.kernels is imported on the first call that uses it.
+and write into buffers taken once per sequence (core.workspace); they cover the LSTM and
+GRU with the default activations (kernels.covers) and are chosen automatically, unless the
+environment sets LSTMKIT_NO_JIT=1. core.kernels is imported on the first call that uses it.
 """
 
 import os

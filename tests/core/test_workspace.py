@@ -1,0 +1,78 @@
+"""core.workspace: a kept buffer is handed out again only when nothing refers to it (the
+caller's array, a view of it, a tape), small arrays are never kept, the total kept is
+bounded, and outputs a caller holds survive later calls of the fast path."""
+
+import numpy as np
+import pytest
+
+import lstmkit
+from lstmkit.core import workspace
+
+BIG = (64, 1024)  # 256 kB of float32, above MIN_BYTES
+
+
+def address(A):
+    return A.__array_interface__["data"][0]
+
+
+def test_a_free_buffer_is_handed_out_again_and_a_held_one_never():
+    a = workspace.empty(BIG, np.float32)
+    b = workspace.empty(BIG, np.float32)
+    assert not np.shares_memory(a, b)
+    where = address(a)
+    del a
+    c = workspace.empty(BIG, np.float32)
+    assert address(c) == where  # a's buffer, free again
+    assert c.shape == BIG and c.dtype == np.float32 and c.flags.c_contiguous
+    d = workspace.empty((2 * BIG[0], BIG[1] // 2), np.float32)  # same size, other shape
+    assert not np.shares_memory(d, b) and not np.shares_memory(d, c)
+
+
+def test_a_view_or_a_tape_keeps_the_buffer_taken():
+    a = workspace.empty(BIG, np.float64)
+    view = a[1:]
+    kept = {"tape": a[:, ::2]}
+    del a
+    b = workspace.empty(BIG, np.float64)
+    assert not np.shares_memory(b, view)
+    del view
+    c = workspace.empty(BIG, np.float64)
+    assert not np.shares_memory(c, kept["tape"]) and not np.shares_memory(c, b)
+
+
+def test_small_arrays_are_not_kept():
+    before = workspace.kept_bytes()
+    small = workspace.empty((8, 8), np.float32)
+    assert small.nbytes < workspace.MIN_BYTES and workspace.kept_bytes() == before
+
+
+def test_the_workspace_keeps_at_most_max_bytes(monkeypatch):
+    monkeypatch.setattr(workspace, "MAX_BYTES", 3 * 2**20)
+    held = [workspace.empty((2**18 + k,), np.float32) for k in range(8)]  # 1 MiB each
+    assert workspace.kept_bytes() <= 3 * 2**20
+    for k, h in enumerate(held):  # what callers hold stays theirs
+        h[...] = k
+    assert all(np.all(h == k) for k, h in enumerate(held))
+
+
+@pytest.mark.parametrize("Layer", [lstmkit.LSTM, lstmkit.GRU])
+def test_outputs_and_gradients_survive_later_calls(Layer):
+    """Outputs of a first call, still held, are not overwritten by the later calls on the
+    fast path (which reuse the buffers of the calls in between), and the last call's outputs
+    and gradients equal a fresh layer's."""
+    rng = np.random.default_rng(0)
+    Xs = [rng.normal(size=(40, 64, 16)).astype(np.float32) for _ in range(4)]
+    layer = Layer(16, 64, seed=0)
+    Y1, state1 = layer(Xs[0])
+    dX1, _ = layer.backward(np.ones_like(Y1))
+    held = [Y1, dX1, *(state1 if isinstance(state1, tuple) else [state1])]
+    copies = [A.copy() for A in held]
+    for X in Xs[1:]:
+        Y, _ = layer(X)
+        dX, _ = layer.backward(np.ones_like(Y))
+    assert all(np.array_equal(A, B) for A, B in zip(held, copies, strict=True))
+    fresh = Layer(16, 64, seed=0)
+    Y_fresh, _ = fresh(Xs[-1])
+    dX_fresh, _ = fresh.backward(np.ones_like(Y_fresh))
+    assert np.array_equal(Y, Y_fresh) and np.array_equal(dX, dX_fresh)
+    assert all(np.array_equal(layer.grads[k], fresh.grads[k]) for k in fresh.grads)
