@@ -3,9 +3,7 @@ the LSTM and the baselines (persistence checked by hand), no leak from the test 
 into anything fitted, evaluate and predict on the run, and messy CSVs handled clearly."""
 
 import json
-import os
 import shutil
-import signal
 
 import numpy as np
 import pandas as pd
@@ -14,7 +12,6 @@ import pytest
 from lstmkit.cli import build_parser, config_fields, main
 from lstmkit.train.checkpoint import load_checkpoint
 from lstmkit.train.loop import TIME_COLUMNS
-from lstmkit.train.optimizers import Adam
 
 ROWS = 200
 FLAGS = ["--target", "level", "--lookback", "5", "--season", "7", "--epochs", "2",
@@ -124,27 +121,19 @@ def test_evaluate_and_predict_a_run(base_run, tmp_path, capsys):
 
 @pytest.mark.parametrize("stop_after_step", [3, 14], ids=["in-an-earlier-fold", "in-the-last"])
 def test_a_run_stopped_by_ctrl_c_resumes_to_the_same_result(base_run, stop_after_step,
-                                                            tmp_path, monkeypatch, capsys):
+                                                            tmp_path, ctrl_c_after, capsys):
     """Ctrl-C in fold 1 (its model is not checkpointed: the resumed run fits it again) or in
     the last fold (resumed from its checkpoint): the same metrics.json (times aside) and
     models as the run that was never stopped."""
     frame, whole, metrics = base_run
-    steps, original = [], Adam.step
-
-    def step(self, params, grads):
-        original(self, params, grads)
-        steps.append(1)
-        if len(steps) == stop_after_step:
-            os.kill(os.getpid(), signal.SIGINT)  # a real Ctrl-C, caught by the loop
-
-    monkeypatch.setattr(Adam, "step", step)
+    ctrl_c_after(stop_after_step)
     run = tmp_path / "run"
     assert main(["train", "csv", write(tmp_path / "run.csv", frame), *FLAGS, "--folds", "2",
                  "--out", str(run)]) == 0
     assert f"--resume {run}" in capsys.readouterr().out
     assert not (run / "metrics.json").exists()
     assert (run / "checkpoint.npz").exists() == (stop_after_step > 10)  # 10 steps a fold
-    monkeypatch.setattr(Adam, "step", original)
+    ctrl_c_after(None)
     assert main(["train", "csv", "--resume", str(run)]) == 0
 
     def timeless(metrics):

@@ -4,8 +4,6 @@ epoch's end or in the middle of one) and resumed writes the same parameters, his
 
 import csv
 import json
-import os
-import signal
 from pathlib import Path
 
 import numpy as np
@@ -14,7 +12,6 @@ import pytest
 from lstmkit.tasks import mnist
 from lstmkit.train.checkpoint import load_checkpoint
 from lstmkit.train.loop import TIME_COLUMNS
-from lstmkit.train.optimizers import Adam
 
 MNIST_DIR = Path(__file__).resolve().parents[2].parent / "shared" / "data" / "mnist"
 OPTIONS = mnist.MNISTOptions(data_dir=str(MNIST_DIR), train_size=330, test_size=100)
@@ -43,22 +40,13 @@ def uninterrupted(tmp_path_factory):
 
 @pytest.mark.parametrize("stop_after_step", [6, 9], ids=["epoch-end", "mid-epoch"])
 def test_resumed_run_equals_uninterrupted_run(uninterrupted, stop_after_step, tmp_path,
-                                              monkeypatch):
-    steps = []
-    original = Adam.step
-
-    def step(self, params, grads):
-        original(self, params, grads)
-        steps.append(1)
-        if len(steps) == stop_after_step:
-            os.kill(os.getpid(), signal.SIGINT)  # a real Ctrl-C, caught by the loop
-
-    monkeypatch.setattr(Adam, "step", step)
+                                              ctrl_c_after):
+    ctrl_c_after(stop_after_step)
     messages = []
     assert mnist.train(PARAMS, OPTIONS, tmp_path, echo=messages.append) is None
     assert any("--resume" in m for m in messages)
     assert not (tmp_path / "metrics.json").exists()
-    monkeypatch.setattr(Adam, "step", original)
+    ctrl_c_after(None)
     mnist.train(PARAMS, OPTIONS, tmp_path, resume=True, echo=lambda *_: None)
 
     params, history, metrics = run_files(tmp_path)

@@ -6,8 +6,6 @@ for bit."""
 import csv
 import json
 import math
-import os
-import signal
 from pathlib import Path
 
 import numpy as np
@@ -17,7 +15,6 @@ from lstmkit.cli import build_parser, main, split_train_args
 from lstmkit.tasks import text
 from lstmkit.train.checkpoint import load_checkpoint
 from lstmkit.train.loop import TIME_COLUMNS
-from lstmkit.train.optimizers import Adam
 
 SHARED = Path(__file__).resolve().parents[2].parent / "shared" / "data"
 BOOK = SHARED / "timemachine" / "timemachine.txt"
@@ -73,22 +70,13 @@ def test_a_run_writes_its_metrics_in_nats_bits_and_perplexity(uninterrupted, boo
 
 @pytest.mark.parametrize("stop_after_step", [34, 50], ids=["epoch-end", "mid-epoch"])
 def test_resumed_run_continues_the_same_loss_curve(uninterrupted, book, stop_after_step,
-                                                   tmp_path, monkeypatch):
-    steps = []
-    original = Adam.step
-
-    def step(self, params, grads):
-        original(self, params, grads)
-        steps.append(1)
-        if len(steps) == stop_after_step:
-            os.kill(os.getpid(), signal.SIGINT)  # a real Ctrl-C, caught by the loop
-
-    monkeypatch.setattr(Adam, "step", step)
+                                                   tmp_path, ctrl_c_after):
+    ctrl_c_after(stop_after_step)
     messages = []
     options = text.TextOptions(text=str(book))
     assert text.train(PARAMS, options, tmp_path, echo=messages.append) is None
     assert any("lstmkit train text --resume" in m for m in messages)
-    monkeypatch.setattr(Adam, "step", original)
+    ctrl_c_after(None)
     text.train(PARAMS, options, tmp_path, resume=True, echo=lambda *_: None)
 
     params, history, metrics = run_files(tmp_path)
