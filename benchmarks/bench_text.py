@@ -6,8 +6,8 @@
 runs `python -m lstmkit train text --text ../shared/data/<corpus file> --threads T FLAGS
 --out runs/bench/text-NAME` (the corpus is read from ../shared/data beside the repository,
 never downloaded), then writes benchmarks/results/text-NAME.json (--runs and --results
-choose other folders): the command, git SHA,
-machine, flags, metrics.json and the whole curve (history.csv). A long run goes in parts:
+choose other folders): the command, git SHA, machine, flags, metrics.json and the whole
+curve (history.csv). A finished run is recorded again, not trained. A long run goes in parts:
 --stop-after sends Ctrl-C after that many seconds (the run checkpoints mid-epoch and the
 JSON records the curve so far with "finished": false); running the same NAME again resumes
 it (`lstmkit train text --resume`) and appends to the record of its parts. Render

@@ -10,9 +10,25 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 
 
+def commands(results):
+    """The "Commands:" block under a table: each result's command, indented."""
+    return ["", "Commands:", ""] + [f"    {r['command']}" for r in results] + [""]
+
+
+def split_timing(results):
+    """(the runs, the timing-* runs measured for wall time alone)."""
+    timing = [r for r in results if r.get("name", "").startswith("timing-")]
+    return [r for r in results if r not in timing], timing
+
+
+def timing_table(intro, columns, rows, results):
+    """The "Wall time per epoch" table of a section's timing-* runs."""
+    return (["### Wall time per epoch", "", *intro, "", "| " + " | ".join(columns) + " |",
+             "|---" * len(columns) + "|", *rows] + commands(results))
+
+
 def mnist_section(results):
-    timing = [r for r in results if r["name"].startswith("timing-")]
-    runs = [r for r in results if r not in timing]
+    runs, timing = split_timing(results)
     lines = ["## MNIST read row by row (full data: 60,000 training images, 10,000 test)", "",
              "Each row: mean and standard deviation over the seeds of the test accuracy on all",
              "10,000 test images (scored once, after training), and of the last epoch's",
@@ -34,22 +50,22 @@ def mnist_section(results):
             f"({accuracies}) | {100 * statistics.mean(validation):.2f}% "
             f"| {'/'.join(map(str, epochs))} | {r['epoch_time_s_mean']:.1f} "
             f"| {r['threads']} x {r['jobs']} | {r['git_sha'][:10]} |")
-    lines += ["", "Commands:", ""] + [f"    {r['command']}" for r in runs] + [""]
+    lines += commands(runs)
+    rows = []
+    for r in timing:
+        seconds = [t for s in r["seeds"] for t in s["epoch_time_s"]]
+        cell = r["flags"][r["flags"].index("--cell") + 1]
+        rows.append(f"| {r['name']} | {cell} | {r['threads']} "
+                    f"| **{statistics.mean(seconds):.1f}** "
+                    f"({', '.join(f'{t:.1f}' for t in seconds)}) "
+                    f"| {54000 / statistics.mean(seconds):.0f} | {r['git_sha'][:10]} |")
     if timing:
-        lines += ["### Wall time per epoch", "",
-                  "Short runs on a quiet machine, one at a time, only for timing: the",
-                  "training part of each epoch over 54,000 images (batch 128), and the",
-                  "training throughput.", "",
-                  "| run | cell | threads | s / epoch (each epoch) | images / s | git |",
-                  "|---|---|---|---|---|---|"]
-        for r in timing:
-            seconds = [t for s in r["seeds"] for t in s["epoch_time_s"]]
-            cell = r["flags"][r["flags"].index("--cell") + 1]
-            lines.append(f"| {r['name']} | {cell} | {r['threads']} "
-                         f"| **{statistics.mean(seconds):.1f}** "
-                         f"({', '.join(f'{t:.1f}' for t in seconds)}) "
-                         f"| {54000 / statistics.mean(seconds):.0f} | {r['git_sha'][:10]} |")
-        lines += ["", "Commands:", ""] + [f"    {r['command']}" for r in timing] + [""]
+        intro = ["Short runs on a quiet machine, one at a time, only for timing: the",
+                 "training part of each epoch over 54,000 images (batch 128), and the",
+                 "training throughput."]
+        lines += timing_table(intro,
+                              ["run", "cell", "threads", "s / epoch (each epoch)", "images / s",
+                               "git"], rows, timing)
     return lines
 
 
@@ -81,13 +97,12 @@ def forecast_section(results):
         if r["task"] == "keras":
             lines.append(f"| {r['name']} | published | Keras tutorial LSTM | 26.496 | - | - | - "
                          "| - | 35039 | - | - |")
-    lines += ["", "Commands:", ""] + [f"    {r['command']}" for r in results] + [""]
+    lines += commands(results)
     return lines
 
 
 def text_section(results):
-    timing = [r for r in results if r.get("name", "").startswith("timing-")]
-    runs = [r for r in results if "history" in r and r not in timing]
+    runs, timing = split_timing([r for r in results if "history" in r])
     d2l = [r for r in results if "engines" in r]
     lines = ["## Character-level language models (lstmkit train text)", "",
              "Validation loss: the mean negative log-likelihood per character of the last 10%",
@@ -112,19 +127,17 @@ def text_section(results):
     lines += ["", "Validation loss per epoch (nats/char):", ""]
     lines += [f"- {r['name']}: " + ", ".join(f"{row['val_loss']:.3f}" for row in r["history"])
               for r in runs]
-    lines += ["", "Commands:", ""] + [f"    {r['command']}" for r in runs] + [""]
+    lines += commands(runs)
     if timing:
-        lines += ["### Wall time per epoch", "",
-                  "One-epoch runs on a quiet machine, one at a time, only for timing: the",
-                  "training part of the epoch (validation aside) and the training throughput.",
-                  "", "| run | flags | threads | s / epoch | characters / s | git |",
-                  "|---|---|---|---|---|---|"]
-        for r in timing:
-            row = r["history"][0]
-            lines.append(f"| {r['name']} | `{' '.join(r['flags'])}` | {r['threads']} "
-                         f"| **{row['epoch_time_s']:.0f}** | {row['samples_per_s']:.0f} "
-                         f"| {r['git_sha'][:10]} |")
-        lines += ["", "Commands:", ""] + [f"    {r['command']}" for r in timing] + [""]
+        rows = [f"| {r['name']} | `{' '.join(r['flags'])}` | {r['threads']} "
+                f"| **{r['history'][0]['epoch_time_s']:.0f}** "
+                f"| {r['history'][0]['samples_per_s']:.0f} | {r['git_sha'][:10]} |"
+                for r in timing]
+        intro = ["One-epoch runs on a quiet machine, one at a time, only for timing: the",
+                 "training part of the epoch (validation aside) and the training throughput."]
+        lines += timing_table(intro,
+                              ["run", "flags", "threads", "s / epoch", "characters / s", "git"],
+                              rows, timing)
     for r in d2l:
         lines += ["### The Time Machine with Dive into Deep Learning 1.0's LSTM setup", "",
                   "d2l's own data pipeline on both engines: lower-case letters and space",

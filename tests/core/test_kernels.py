@@ -17,6 +17,7 @@ import tracemalloc
 import numba
 import numpy as np
 import pytest
+import scipy.linalg.cython_blas  # noqa: F401 (SciPy's BLAS, numba's np.dot, counted from the start)
 from threadpoolctl import threadpool_info, threadpool_limits
 
 import lstmkit
@@ -226,20 +227,22 @@ def test_whole_loop_is_chosen_for_small_steps_only():
     assert ran == {"lstm_forward_loop", "lstm_forward_step"}
 
 
+def blas_counts():
+    """{library file: thread count} of every BLAS library loaded."""
+    return {info["filepath"]: info["num_threads"]
+            for info in threadpool_info() if info["user_api"] == "blas"}
+
+
 def test_the_whole_loop_runs_with_blas_on_one_thread_and_restores_it():
     """one_blas_thread pins every BLAS library, SciPy's (numba's np.dot) among them, to one
     thread, and gives each its thread count back after, also after an error."""
-    def counts():
-        return {info["filepath"]: info["num_threads"]
-                for info in threadpool_info() if info["user_api"] == "blas"}
-
     with threadpool_limits(2):
-        before = counts()
+        before = blas_counts()
         with kernels.one_blas_thread():
-            inside = counts()
+            inside = blas_counts()
         with pytest.raises(RuntimeError, match="inside the block"), kernels.one_blas_thread():
             raise RuntimeError("an error inside the block")
-        after = counts()
+        after = blas_counts()
     assert any("scipy" in path and "numpy" not in path for path in inside), inside
     assert set(inside.values()) == {1}
     assert after == before
@@ -249,29 +252,23 @@ def test_other_threads_neither_pin_blas_nor_compile_loops_that_would_need_it():
     """OpenBLAS does not take back, from one thread, a count another thread lowered: only the
     main thread pins, so elsewhere a stock-sized step (2^19) loops in Python around NumPy's
     GEMM, and one_blas_thread leaves the counts alone."""
-    def counts():
-        return {info["filepath"]: info["num_threads"]
-                for info in threadpool_info() if info["user_api"] == "blas"}
-
     seen = {}
 
     def worker():
         seen["stock"] = kernels.whole_loop(32, 64, 4)
         seen["small"] = kernels.whole_loop(16, 64, 4)
         with kernels.one_blas_thread():
-            seen["inside"] = counts()
+            seen["inside"] = blas_counts()
         before = dict(kernels.calls)
         lstmkit.LSTM(1, 64)(np.zeros((5, 32, 1), np.float32))
         seen["ran"] = {k for k, n in kernels.calls.items() if n > before.get(k, 0)}
 
     with threadpool_limits(2):
-        with kernels.one_blas_thread():  # loads SciPy's BLAS before the counting
-            pass
-        before = counts()
+        before = blas_counts()
         thread = threading.Thread(target=worker)
         thread.start()
         thread.join(60)
-        assert counts() == before
+        assert blas_counts() == before
     assert kernels.whole_loop(32, 64, 4)  # the main thread
     assert seen["stock"] is False and seen["small"] is True
     assert seen["inside"] == before

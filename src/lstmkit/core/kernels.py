@@ -468,13 +468,6 @@ def _input_projection(X, W_x, out):
     return np.matmul(X, W_x, out=out)
 
 
-def _copy(A, dtype):
-    """A C-contiguous copy of A in dtype, in a workspace buffer."""
-    copy = workspace.empty(A.shape, dtype)
-    copy[...] = A
-    return copy
-
-
 class Buffers(NamedTuple):
     """What the fast forward keeps for BPTT (module docstring): arrays over all steps."""
 
@@ -573,7 +566,8 @@ def bptt(step, params, dY, dstate, tape, truncate):
     dtype = G.dtype
     f = functions(step)
     if not (dY.flags.c_contiguous and dY.dtype == dtype):  # e.g. a direction's half of dY
-        dY = _copy(dY, dtype)
+        dY, strided = workspace.empty(dY.shape, dtype), dY
+        dY[...] = strided
     valid_b, masked = _valid(valid, T, N)
     truncate = 0 if truncate is None else int(truncate)
     dH_gemm = np.array(dstate.H, dtype, order="C")  # copies
