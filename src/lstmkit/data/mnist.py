@@ -86,7 +86,8 @@ def _load_dir(folder: Path) -> MNIST:
         if paths[field] is None:
             raise FileNotFoundError(
                 f"{folder} has no {name}(.gz); put the four MNIST IDX files there "
-                f"or call load_mnist() without data_dir to download them"
+                "or leave out the data directory (--data-dir, data_dir=) to use the cache or "
+                "download them"
             )
     arrays = {field: _read_checked(paths[field], FILES[field][1]) for field in FILES}
     return MNIST(**arrays, source=str(folder))
