@@ -45,9 +45,13 @@ NAMES = tuple(_DEFAULTS)
 
 
 def sigmoid(x: np.ndarray) -> np.ndarray:
-    """1 / (1 + e^{-x}) without overflow: e^{-|x|} is never larger than 1."""
-    e = np.exp(-np.abs(x))
-    return np.where(x >= 0, 1.0 / (1.0 + e), e / (1.0 + e)).astype(x.dtype, copy=False)
+    """1 / (1 + e^{-x}). Where e^{-x} overflows (x < -88 in float32) it is inf and the
+    result 0, the correct limit, so the overflow is not reported; elsewhere both roundings
+    are relative, so the result is accurate to a few ulps for every x."""
+    with np.errstate(over="ignore"):
+        e = np.exp(-x)
+    e += 1
+    return np.reciprocal(e, out=e)
 
 
 def _softplus(x: np.ndarray) -> np.ndarray:

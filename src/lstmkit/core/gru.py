@@ -27,7 +27,7 @@ from typing import ClassVar, NamedTuple
 import numpy as np
 
 from lstmkit.core.activations import Activation, get_activation
-from lstmkit.core.sequence import over_time
+from lstmkit.core.sequence import gate_blocks, over_time
 
 
 class GRUState(NamedTuple):
@@ -91,7 +91,7 @@ class GRUStep:
         (H_prev,) = state
         W_h, b_h = params["W_h"], params.get("b_h")
         H = H_prev.shape[1]
-        XW_r, XW_z, XW_n = np.split(XW_t, 3, axis=1)  # (N, H) each
+        XW_r, XW_z, XW_n = gate_blocks(XW_t, 3)  # (N, H) each
         if self.linear_before_reset:
             HW = H_prev @ W_h  # (N, 3H) all hidden-side products at once
         else:
@@ -126,7 +126,7 @@ class GRUStep:
         W_h = params["W_h"]
         H = c.R.shape[1]
         dXW = np.empty((dH.shape[0], 3 * H), dH.dtype)  # (N, 3H)
-        dXW_r, dXW_z, dXW_n = np.split(dXW, 3, axis=1)  # views, (N, H) each
+        dXW_r, dXW_z, dXW_n = gate_blocks(dXW, 3)  # views, (N, H) each
         dH_tilde = dH * (1 - c.Z)  # (GB1)
         dZ = dH * (c.H_prev - c.H_tilde)  # (GB2)
         dH_prev = dH * c.Z  # (GB3)
@@ -169,5 +169,5 @@ class GRUStep:
         if "b_x" in params:
             grads["b_x"] = dXW2.sum(axis=0)  # (GB9)
             grads["b_h"] = dHW2.sum(axis=0)  # (GB9)
-        dX = dXW @ params["W_x"].T  # (GB9) (T, N, D)
+        dX = (dXW2 @ params["W_x"].T).reshape(T, N, D)  # (GB9) one GEMM over all steps
         return dX, grads

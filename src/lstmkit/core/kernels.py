@@ -52,6 +52,7 @@ from lstmkit.core import workspace
 from lstmkit.core.activations import Activation
 from lstmkit.core.gru import GRUCache, GRUState, GRUStep
 from lstmkit.core.lstm import LSTMCache, LSTMState, LSTMStep
+from lstmkit.core.sequence import gate_blocks
 
 # The whole time loop is compiled when a step's GEMM has at most this many multiply-adds
 # (N * H * G*H), and runs with BLAS on one thread (one_blas_thread): below about 2^19
@@ -535,7 +536,7 @@ def unroll(step, params, X, state, valid, reverse, keep):
         if not keep:
             return Y, final, None, None
         C_prev, C = (Cs[1:], Cs[:T]) if reverse else (Cs[:T], Cs[1:])
-        I, F, C_tilde, O = (XW[..., k * H:(k + 1) * H] for k in range(4))
+        I, F, C_tilde, O = gate_blocks(XW, 4)
         cache = LSTMCache(H_prev, C_prev, I, F, C_tilde, O, C, None, None)
         return Y, final, cache, Buffers(XW, Hs, Cs, None)
     b_h = params.get("b_h")
@@ -551,7 +552,7 @@ def unroll(step, params, X, state, valid, reverse, keep):
     final = GRUState(Hs[last])
     if not keep:
         return Y, final, None, None
-    R, Z, H_tilde = (XW[..., k * H:(k + 1) * H] for k in range(3))
+    R, Z, H_tilde = gate_blocks(XW, 3)
     cache = GRUCache(H_prev, R, Z, H_tilde, HW_n, None)
     return Y, final, cache, Buffers(XW, Hs, None, HW_n)
 

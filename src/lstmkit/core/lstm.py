@@ -35,7 +35,7 @@ from typing import ClassVar, NamedTuple
 import numpy as np
 
 from lstmkit.core.activations import Activation, get_activation
-from lstmkit.core.sequence import over_time
+from lstmkit.core.sequence import gate_blocks, over_time
 
 
 class LSTMState(NamedTuple):
@@ -122,7 +122,7 @@ class LSTMStep:
         sigma, act_g, act_c = self.gate_activation, self.candidate_activation, self.cell_activation
         H_prev, C_prev = state
         Z = XW_t + H_prev @ params["W_h"]  # (N, 4H) all pre-activations at once
-        Z_i, Z_f, Z_g, Z_o = np.split(Z, 4, axis=1)  # views into Z, (N, H) each
+        Z_i, Z_f, Z_g, Z_o = gate_blocks(Z, 4)  # views into Z, (N, H) each
         if self.peephole:
             P_i, P_f, P_o = params["P"]
             Z_i += P_i * C_prev  # (1) peephole term
@@ -154,7 +154,7 @@ class LSTMStep:
         c = cache
         H = c.I.shape[1]
         dZ = np.empty((dH.shape[0], 4 * H), dH.dtype)  # (N, 4H)
-        dZ_i, dZ_f, dZ_g, dZ_o = np.split(dZ, 4, axis=1)  # views into dZ, (N, H) each
+        dZ_i, dZ_f, dZ_g, dZ_o = gate_blocks(dZ, 4)  # views into dZ, (N, H) each
         dO = dH * c.A_C  # (B1)
         dC = dC_next + dH * c.O * act_c.grad(c.A_C)  # (B2)
         dZ_o[:] = dO * sigma.grad(c.O)  # (B3)
@@ -203,5 +203,5 @@ class LSTMStep:
                 (dZ[:, H : 2 * H] * C_prev).sum(axis=0),  # (B13) dP_f
                 (dZ[:, 3 * H :] * C).sum(axis=0),  # (B13) dP_o
             ])
-        dX = dZ_x @ params["W_x"].T  # (B14) (T, N, D)
+        dX = (dZ @ params["W_x"].T).reshape(T, N, D)  # (B14) one GEMM over all steps
         return dX, grads

@@ -45,6 +45,13 @@ def over_time(caches, name):
     return np.stack([getattr(c, name) for c in caches])
 
 
+def gate_blocks(A, n):
+    """The n gate blocks of A (..., n*H) along its last axis, as views (..., H) each: plain
+    slices, which cost a tenth of np.split's call."""
+    H = A.shape[-1] // n
+    return tuple(A[..., k * H:(k + 1) * H] for k in range(n))
+
+
 def _fast_kernels(step, dtype):
     """core.kernels when it covers this cell and dtype and LSTMKIT_NO_JIT is not 1, else None."""
     if os.environ.get("LSTMKIT_NO_JIT") == "1" or dtype not in (np.float32, np.float64):
