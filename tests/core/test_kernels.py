@@ -248,6 +248,28 @@ def test_the_whole_loop_runs_with_blas_on_one_thread_and_restores_it():
     assert after == before
 
 
+def test_the_whole_loop_pins_blas_only_above_what_openblas_keeps_on_one_thread(monkeypatch):
+    """A step GEMM of at most UNPINNED_MAX_MACS (2^18, OpenBLAS's own one-thread bound) runs
+    the whole loop without pinning; a stock-sized one (2^19) pins, forward and BPTT."""
+    pinned = []
+    real = kernels.one_blas_thread
+
+    def recording():
+        pinned.append(True)
+        return real()
+
+    monkeypatch.setattr(kernels, "one_blas_thread", recording)
+    for N, expected in ((16, 0), (32, 2)):
+        pinned.clear()
+        before = dict(kernels.calls)
+        layer = lstmkit.LSTM(1, 64, seed=0)
+        layer(np.zeros((5, N, 1), np.float32))
+        layer.backward(np.ones((5, N, 64), np.float32))
+        ran = {k for k, n in kernels.calls.items() if n > before.get(k, 0)}
+        assert ran == {"lstm_forward_loop", "lstm_backward_loop"}
+        assert len(pinned) == expected, (N, pinned)
+
+
 def test_other_threads_neither_pin_blas_nor_compile_loops_that_would_need_it():
     """OpenBLAS does not take back, from one thread, a count another thread lowered: only the
     main thread pins, so elsewhere a stock-sized step (2^19) loops in Python around NumPy's

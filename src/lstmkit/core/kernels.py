@@ -12,8 +12,8 @@ One sequence (one layer, one direction) runs in one of two ways, chosen by `whol
 
 - per step: a Python loop over t; each step one GEMM H_{t-1} W_h by NumPy and one fused
   kernel for all the elementwise math of the step;
-- whole loop: the time loop itself compiled (np.dot inside calls BLAS, pinned to one
-  thread meanwhile), for small steps, where the Python work of a step would cost as much as
+- whole loop: the time loop itself compiled (np.dot inside calls BLAS, on one thread
+  meanwhile), for small steps, where the Python work of a step would cost as much as
   its arithmetic and a second BLAS thread costs more than it brings.
 
 Both write into buffers taken once per sequence (from core.workspace, which keeps them from
@@ -60,11 +60,11 @@ from lstmkit.core.sequence import gate_blocks
 # 32 x 64 x 256: 22 us on one, 33 us on two), and the BLAS that numba's np.dot reaches
 # (SciPy's OpenBLAS, a second library beside NumPy's) never wakes worker threads that would
 # spin against NumPy's. OpenBLAS keeps a GEMM of at most UNPINNED_MAX_MACS on the calling
-# thread by itself; between the two, the thread count has to be pinned, which only the main
-# thread does (OpenBLAS does not take back a count that another thread lowered), so other
-# threads compile the whole loop up to UNPINNED_MAX_MACS only. Larger steps loop in Python
-# around NumPy's GEMM (on all of BLAS's threads), where the Python work of a step (a few
-# us) is small beside its arithmetic.
+# thread by itself (blas_for_whole_loop then leaves it alone); between the two, the thread
+# count has to be pinned, which only the main thread does (OpenBLAS does not take back a
+# count that another thread lowered), so other threads compile the whole loop up to
+# UNPINNED_MAX_MACS only. Larger steps loop in Python around NumPy's GEMM (on all of BLAS's
+# threads), where the Python work of a step (a few us) is small beside its arithmetic.
 # (Measured and rejected: splitting a larger step's GEMM into single-thread row blocks
 # inside the compiled loop, and running row blocks of the batch as whole loops on separate
 # threads; both were slower with 2 threads than NumPy's GEMM on both, since each thread's
@@ -428,6 +428,16 @@ def whole_loop(N, H, n_gates):
     return macs <= UNPINNED_MAX_MACS or (macs <= WHOLE_LOOP_MAX_MACS and _main_thread())
 
 
+def blas_for_whole_loop(N, H, n_gates):
+    """The block that runs a compiled whole loop: BLAS pinned to one thread (one_blas_thread)
+    when the step's GEMM is above UNPINNED_MAX_MACS; below, OpenBLAS keeps it on the calling
+    thread by itself and the pinning would only cost its calls (about 0.1 ms from cold
+    caches, a tenth of the tiny configuration's forward)."""
+    if N * H * n_gates * H <= UNPINNED_MAX_MACS:
+        return contextlib.nullcontext()
+    return one_blas_thread()
+
+
 def _main_thread():
     return threading.current_thread() is threading.main_thread()
 
@@ -526,7 +536,7 @@ def unroll(step, params, X, state, valid, reverse, keep):
         Cs[first] = state.C
         P = _peepholes(step, params, dtype)
         if loop:
-            with one_blas_thread():
+            with blas_for_whole_loop(N, H, step.n_gates):
                 f.forward_loop(XW, b, W_h, Hs, Cs, P, valid_b, Y, HW, masked, reverse)
         else:
             for t in order:
@@ -543,7 +553,7 @@ def unroll(step, params, X, state, valid, reverse, keep):
     b_h = np.zeros(GH, dtype) if b_h is None else np.ascontiguousarray(b_h, dtype)
     HW_n = workspace.empty((T, N, H), dtype)
     if loop:
-        with one_blas_thread():
+        with blas_for_whole_loop(N, H, step.n_gates):
             f.forward_loop(XW, b, W_h, b_h, Hs, HW_n, valid_b, Y, HW, masked, reverse)
     else:
         for t in order:
@@ -587,7 +597,7 @@ def bptt(step, params, dY, dstate, tape, truncate):
         dC = np.array(dstate.C, dtype, order="C")
         P = _peepholes(step, params, dtype)
         if loop:
-            with one_blas_thread():
+            with blas_for_whole_loop(N, H, step.n_gates):
                 f.backward_loop(G, W_hT, buffers.C, dY, dXW, dH_gemm, dH_carry, dC, P,
                                 valid_b, masked, reverse, truncate)
         else:
@@ -600,7 +610,7 @@ def bptt(step, params, dY, dstate, tape, truncate):
         return dXW, dXW, LSTMState(dH_gemm + dH_carry, dC)
     dHW = workspace.empty((T, N, GH), dtype)
     if loop:
-        with one_blas_thread():
+        with blas_for_whole_loop(N, H, step.n_gates):
             f.backward_loop(G, W_hT, buffers.H, buffers.HW_n, dY, dXW, dHW, dH_gemm,
                             dH_carry, valid_b, masked, reverse, truncate)
     else:
