@@ -14,10 +14,11 @@ Thread counts (--threads, default 1 and 2) are set together for torch, BLAS (thr
 and numba. float32, contiguous inputs, warm-up before timing. Peak memory: the peak RSS of
 one child process per implementation running the train step (--memory-impls '' skips it).
 
-    python benchmarks/bench_rnn.py                        # everything, JSON to --out
+    python benchmarks/bench_rnn.py                        # run 1; --out ...-run2.json, run3
     python benchmarks/bench_rnn.py --configs mnist,tiny --repeats 5
     python benchmarks/bench_rnn.py --configs smoke=2,5,3,4 --repeats 3 --threads 1 --settle 0
-    python benchmarks/bench_rnn.py --render benchmarks/bench_rnn.json \
+    python benchmarks/bench_rnn.py --render benchmarks/bench_rnn-run1.json \
+        benchmarks/bench_rnn-run2.json benchmarks/bench_rnn-run3.json \
         --notes benchmarks/bench_rnn_notes.md --to docs/benchmarks.md
 
 Report ratios, never bare times: the machine is shared and timings drift, ratios measured
@@ -58,6 +59,19 @@ CELLS = ("LSTM", "GRU")
 MODES = ("forward", "train")
 IMPLS = ("lstmkit", "lstmkit-numpy", "torch", "floor")
 DTYPE = np.float32
+TARGET_THREADS = 2
+TARGETS = (  # issue 4, at 2 threads, for the LSTM and the GRU: (ratio, mode, at least, configs)
+    ("torch_over_lstmkit", "train", 1.2, ("mnist", "stock")),
+    ("torch_over_lstmkit", "train", 2.0, ("tiny",)),
+    ("torch_over_lstmkit", "train", 1.0, ("large",)),
+    ("torch_over_lstmkit", "train", 0.9, ("charlm",)),
+    ("torch_over_lstmkit", "forward", 1.0, ("mnist", "stock")),
+    ("torch_over_lstmkit", "forward", 2.0, ("tiny",)),
+    ("torch_over_lstmkit", "forward", 0.9, ("charlm", "large")),
+    ("lstmkit_over_floor", "train", 1 / 1.15, ("charlm", "large")),  # at most 1.15
+    ("lstmkit_over_floor", "forward", 1 / 1.15, ("charlm", "large")),
+    ("torch_over_numpy_path", "train", 0.6, ("mnist", "charlm", "large")),
+)
 N_GATES = {"LSTM": 4, "GRU": 3}
 
 
@@ -370,20 +384,50 @@ def run(args):
 # ---------------------------------------------------------------- docs/benchmarks.md
 
 
-def render(result):
-    """docs/benchmarks.md (Markdown) from the JSON of a run."""
+def target_rows(results):
+    """The issue's targets, one Markdown row per target, configuration and cell: its ratio in
+    each run and in how many runs it is met. Targets of configurations not run are left out."""
+    lines = []
+    for ratio, mode, bound, configs in TARGETS:
+        floor = ratio == "lstmkit_over_floor"
+        want = f"<= {1 / bound:.2f}" if floor else f">= {bound:.1f}"
+        for config in configs:
+            for cell in CELLS:
+                key = (config, cell, mode, TARGET_THREADS)
+                values = [next((row[ratio] for row in result["timings"]
+                                if (row["config"], row["cell"], row["mode"], row["threads"])
+                                == key), None) for result in results]
+                ran = [v for v in values if v is not None]
+                if not ran:
+                    continue
+                met = sum((v <= 1 / bound) if floor else (v >= bound) for v in ran)
+                lines.append(f"| {ratio.replace('_over_', ' / ').replace('_', ' ')} {want} | "
+                             f"{config} | {cell} | {mode} | "
+                             + " | ".join("-" if v is None else f"{v:.2f}" for v in values)
+                             + f" | {met} of {len(ran)} |")
+    return lines
+
+
+def render(results):
+    """docs/benchmarks.md (Markdown) from the JSON of one or more runs: the first run's whole
+    table, then every target in every run."""
+    result = results[0]
     env = result["environment"]
     lines = [
         "# Benchmarks",
         "",
-        "Generated from the JSON of the run below (benchmarks/bench_rnn.json) and the notes "
-        "in benchmarks/bench_rnn_notes.md by `python benchmarks/bench_rnn.py --render "
-        "benchmarks/bench_rnn.json --notes benchmarks/bench_rnn_notes.md --to "
+        "Generated from the JSON of the runs below (benchmarks/bench_rnn-run*.json) and the "
+        "notes in benchmarks/bench_rnn_notes.md by `python benchmarks/bench_rnn.py --render "
+        "benchmarks/bench_rnn-run1.json benchmarks/bench_rnn-run2.json "
+        "benchmarks/bench_rnn-run3.json --notes benchmarks/bench_rnn_notes.md --to "
         "docs/benchmarks.md`; do not edit by hand.",
         "",
-        f"- command: `{result['command']}`",
-        f"- git: {result['git_sha']}{' (with uncommitted changes)' if result['git_dirty'] else ''}"
-        f", {result['date']}",
+    ]
+    for k, run_result in enumerate(results, 1):
+        dirty = " (with uncommitted changes)" if run_result["git_dirty"] else ""
+        lines.append(f"- run {k}: `{run_result['command']}`, git {run_result['git_sha']}{dirty}, "
+                     f"{run_result['date']}")
+    lines += [
         f"- {env['cpu']}, {env['cores']} cores; python {env['python']}, numpy {env['numpy']}, "
         f"numba {env['numba']}, torch {env['torch']} (oneDNN {env['torch_mkldnn']})",
         "- BLAS: " + "; ".join(f"{p['library']} ({p['internal']} {p['version']})"
@@ -396,7 +440,8 @@ def render(result):
         "",
         "Ratios only: torch/lstmkit > 1 means lstmkit is faster than torch; lstmkit/floor is "
         "lstmkit's time over the time of its GEMMs alone (1.0 is the floor). lstmkit-numpy is "
-        "the NumPy reference path (LSTMKIT_NO_JIT=1).",
+        "the NumPy reference path (LSTMKIT_NO_JIT=1). The table is run 1's; the targets "
+        "after it are read from every run.",
         "",
         "| configuration (N, T, D, H) | cell | threads | mode | torch / lstmkit | "
         "torch / lstmkit-numpy | lstmkit / floor | torch / floor |",
@@ -425,6 +470,17 @@ def render(result):
             cells = " | ".join(f"{row[i]['peak_rss_mib']:.0f} ({row[i]['step_mib']:.0f})"
                                for i in memory_impls)
             lines.append(f"| {row['config']} | {row['cell']} | {cells} |")
+    targets = target_rows(results)
+    if targets:
+        lines += [
+            "",
+            f"## Targets at {TARGET_THREADS} threads, run by run",
+            "",
+            "| target | configuration | cell | mode | "
+            + " | ".join(f"run {k}" for k in range(1, len(results) + 1)) + " | met |",
+            "|---|---|---|---|" + "---|" * (len(results) + 1),
+            *targets,
+        ]
     notes = result.get("notes")
     if notes:
         lines += ["", "## Notes", "", notes.strip()]
@@ -440,10 +496,12 @@ def main(argv=None):
     parser.add_argument("--repeats", type=int, default=21)
     parser.add_argument("--settle", type=float, default=0.02,
                         help="seconds of busy waiting before each timed call")
-    parser.add_argument("--out", default=str(ROOT / "benchmarks" / "bench_rnn.json"))
+    parser.add_argument("--out", default=str(ROOT / "benchmarks" / "bench_rnn-run1.json"),
+                        help="where the JSON goes (the targets ask for 3 runs: run1 .. run3)")
     parser.add_argument("--memory-impls", default=",".join(IMPLS),
                         help="implementations whose peak RSS to measure ('' for none)")
-    parser.add_argument("--render", metavar="JSON", help="only render JSON as Markdown")
+    parser.add_argument("--render", metavar="JSON", nargs="+",
+                        help="only render the JSON of one or more runs as Markdown")
     parser.add_argument("--to", metavar="MD", help="where --render writes (default: stdout)")
     parser.add_argument("--notes", metavar="FILE", help="Markdown appended to the rendering")
     parser.add_argument("--child", nargs=4, metavar=("IMPL", "CELL", "SHAPE", "THREADS"),
@@ -454,10 +512,10 @@ def main(argv=None):
         run_child(impl, cell, tuple(int(v) for v in shape.split(",")), int(threads))
         return
     if args.render:
-        result = json.loads(Path(args.render).read_text())
+        results = [json.loads(Path(path).read_text()) for path in args.render]
         if args.notes:
-            result["notes"] = Path(args.notes).read_text()
-        text = render(result)
+            results[0]["notes"] = Path(args.notes).read_text()
+        text = render(results)
         if args.to:
             Path(args.to).write_text(text)
         else:

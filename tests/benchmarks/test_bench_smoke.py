@@ -56,3 +56,23 @@ def test_bench_rnn_runs_end_to_end_and_writes_its_json(tmp_path):
     assert text.startswith("# Benchmarks")
     assert "| smoke (2, 5, 3, 4) | LSTM | 1 | train |" in text
     assert "## Peak memory of the training step" in text and result["command"] in text
+
+    # the targets: read from every run given, met or not in each (the smoke shape renamed to
+    # one of the configurations at its 2 threads, with ratios on either side)
+    paths = []
+    for k, ratio in enumerate((1.3, 1.1)):
+        run_k = json.loads(out.read_text())
+        for row in run_k["timings"]:
+            row.update(config="mnist", threads=2, torch_over_lstmkit=ratio)
+        run_k["configs"] = {"mnist": run_k["configs"]["smoke"]}
+        paths.append(tmp_path / f"run{k}.json")
+        paths[-1].write_text(json.dumps(run_k))
+    render = subprocess.run([sys.executable, str(SCRIPT), "--render", *map(str, paths)],
+                            capture_output=True, text=True, timeout=60, cwd=ROOT)
+    assert render.returncode == 0, render.stderr
+    assert "## Targets at 2 threads, run by run" in render.stdout
+    assert "| torch / lstmkit >= 1.2 | mnist | LSTM | train | 1.30 | 1.10 | 1 of 2 |" in (
+        render.stdout)
+    assert "| torch / lstmkit >= 1.0 | mnist | GRU | forward | 1.30 | 1.10 | 2 of 2 |" in (
+        render.stdout)
+    assert "stock" not in render.stdout.split("## Targets")[1]  # not run: not listed

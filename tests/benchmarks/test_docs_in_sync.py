@@ -23,8 +23,10 @@ def test_results_md_is_the_rendering_of_the_results_json(tmp_path):
         "docs/results.md differs from its rendering: run python benchmarks/render_results.py")
 
 
-def test_benchmarks_md_is_the_rendering_of_bench_rnn_json(tmp_path):
-    rendered = render(["benchmarks/bench_rnn.py", "--render", "benchmarks/bench_rnn.json",
+def test_benchmarks_md_is_the_rendering_of_the_three_bench_rnn_runs(tmp_path):
+    runs = [f"benchmarks/bench_rnn-run{k}.json" for k in (1, 2, 3)]
+    rendered = render(["benchmarks/bench_rnn.py", "--render", *runs,
                        "--notes", "benchmarks/bench_rnn_notes.md"], tmp_path)
+    assert "| run 1 | run 2 | run 3 | met |" in rendered
     assert rendered == (ROOT / "docs" / "benchmarks.md").read_text(), (
         "docs/benchmarks.md differs from its rendering: see the command at its top")
