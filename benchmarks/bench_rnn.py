@@ -44,6 +44,7 @@ from pathlib import Path
 os.environ.setdefault("OPENBLAS_THREAD_TIMEOUT", "22")
 
 import numpy as np  # noqa: E402
+from common import git_sha  # noqa: E402
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT / "src"))
@@ -114,18 +115,6 @@ def environment():
         "cpu": cpu, "cores": os.cpu_count(), "dtype": np.dtype(DTYPE).name,
         "blas_pools": pools,
     }
-
-
-def git_sha():
-    try:
-        out = subprocess.run(["git", "rev-parse", "HEAD"], cwd=ROOT, capture_output=True,
-                             text=True, check=True)
-        sha = out.stdout.strip()
-        dirty = subprocess.run(["git", "status", "--porcelain"], cwd=ROOT, capture_output=True,
-                               text=True).stdout.strip() != ""
-        return sha, dirty
-    except (OSError, subprocess.CalledProcessError):
-        return "uncommitted", True
 
 
 # ---------------------------------------------------------------- the implementations
@@ -326,7 +315,9 @@ def run(args):
 
     configs = parse_configs(args.configs)
     threads_list = [int(n) for n in args.threads.split(",")]
-    sha, dirty = git_sha()
+    sha = git_sha()  # "+uncommitted" when src/ differs from the commit
+    dirty = sha.endswith("+uncommitted")
+    sha = sha.removesuffix("+uncommitted")
     result = {
         "command": " ".join([Path(sys.executable).name, *sys.argv]),
         "git_sha": sha, "git_dirty": dirty,
