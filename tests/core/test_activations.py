@@ -97,6 +97,14 @@ def test_sigmoid_relative_accuracy_over_its_whole_range(dtype):
     np.testing.assert_allclose(sigmoid(x), reference, rtol=8 * np.finfo(dtype).eps, atol=0)
 
 
+def test_sigmoid_takes_scalars_zero_d_arrays_and_lists():
+    expected = 1 / (1 + np.exp(-0.5))
+    assert sigmoid(0.5) == pytest.approx(expected, rel=1e-15)
+    assert sigmoid(np.array(0.5, np.float32)) == pytest.approx(expected, rel=1e-6)
+    assert sigmoid(np.float32(0.5)).dtype == np.float32
+    np.testing.assert_allclose(sigmoid([0.5, -1000.0]), [expected, 0.0], rtol=1e-15)
+
+
 def test_softplus_stable_at_extremes():
     x = np.array([-1000.0, 1000.0])
     with warnings.catch_warnings(), np.errstate(over="raise", invalid="raise", divide="raise"):

@@ -49,7 +49,9 @@ def sigmoid(x: np.ndarray) -> np.ndarray:
     result 0, the correct limit, so the overflow is not reported; elsewhere both roundings
     are relative, so the result is accurate to a few ulps for every x."""
     with np.errstate(over="ignore"):
-        e = np.exp(-x)
+        e = np.exp(-np.asarray(x))
+    if np.ndim(e) == 0:  # a scalar (or 0-d input): nothing to work in place
+        return 1 / (1 + e)
     e += 1
     return np.reciprocal(e, out=e)
 
