@@ -58,21 +58,24 @@ def test_bench_rnn_runs_end_to_end_and_writes_its_json(tmp_path):
     assert "## Peak memory of the training step" in text and result["command"] in text
 
     # the targets: read from every run given, met or not in each (the smoke shape renamed to
-    # one of the issue's configurations at its 2 threads, with ratios on either side)
+    # one of the issue's configurations at its 2 threads, with ratios on either side; the
+    # floor's bound is a most value, the others' a least value: both sides of each checked)
     paths = []
-    for k, ratio in enumerate((1.3, 1.1)):
+    for k, (ratio, over_floor, numpy_path) in enumerate(((0.95, 1.10, 0.70), (0.85, 1.12, 0.65))):
         run_k = json.loads(out.read_text())
         for row in run_k["timings"]:
-            row.update(config="mnist", threads=2, torch_over_lstmkit=ratio)
-        run_k["configs"] = {"mnist": run_k["configs"]["smoke"]}
+            row.update(config="charlm", threads=2, torch_over_lstmkit=ratio,
+                       lstmkit_over_floor=over_floor, torch_over_numpy_path=numpy_path)
+        run_k["configs"] = {"charlm": run_k["configs"]["smoke"]}
         paths.append(tmp_path / f"run{k}.json")
         paths[-1].write_text(json.dumps(run_k))
     render = subprocess.run([sys.executable, str(SCRIPT), "--render", *map(str, paths)],
                             capture_output=True, text=True, timeout=60, cwd=ROOT)
     assert render.returncode == 0, render.stderr
-    assert "## Targets at 2 threads, run by run" in render.stdout
-    assert "| torch / lstmkit >= 1.2 | mnist | LSTM | train | 1.30 | 1.10 | 1 of 2 |" in (
-        render.stdout)
-    assert "| torch / lstmkit >= 1.0 | mnist | GRU | forward | 1.30 | 1.10 | 2 of 2 |" in (
-        render.stdout)
-    assert "stock" not in render.stdout.split("## Targets")[1]  # not run: not listed
+    targets = render.stdout.split("## Targets at 2 threads, run by run")[1]
+    assert "| torch / lstmkit >= 0.9 | charlm | LSTM | train | 0.95 | 0.85 | 1 of 2 |" in targets
+    assert "| lstmkit / floor <= 1.15 | charlm | GRU | forward | 1.10 | 1.12 | 2 of 2 |" in (
+        targets)
+    assert "| torch / numpy path >= 0.6 | charlm | LSTM | train | 0.70 | 0.65 | 2 of 2 |" in (
+        targets)
+    assert "mnist" not in targets and "stock" not in targets  # not run: not listed
