@@ -9,10 +9,12 @@ kernel per step (kernels.*_MAX_MACS moved to force each). Each test also checks 
 the compiled functions it expects were called (kernels.calls) and hold compiled signatures.
 """
 
+import ctypes
 import subprocess
 import sys
 import threading
 import tracemalloc
+from pathlib import Path
 
 import numba
 import numpy as np
@@ -246,6 +248,51 @@ def test_the_whole_loop_runs_with_blas_on_one_thread_and_restores_it():
     assert any("scipy" in path and "numpy" not in path for path in inside), inside
     assert set(inside.values()) == {1}
     assert after == before
+
+
+
+class _DlInfo(ctypes.Structure):
+    _fields_ = [("dli_fname", ctypes.c_char_p), ("dli_fbase", ctypes.c_void_p),
+                ("dli_sname", ctypes.c_char_p), ("dli_saddr", ctypes.c_void_p)]
+
+
+def symbol_at(address):
+    """(library file, symbol name) that the dynamic linker finds at address (dladdr)."""
+    info = _DlInfo()
+    assert ctypes.CDLL(None).dladdr(ctypes.c_void_p(address), ctypes.byref(info))
+    return info.dli_fname.decode(), info.dli_sname.decode()
+
+
+@pytest.mark.parametrize("dtype", [np.float32, np.float64], ids=["float32", "float64"])
+def test_the_compiled_loops_call_numpys_own_gemm(dtype):
+    """gemm_address finds the cblas GEMM of the BLAS NumPy itself links (its wheel's
+    scipy-openblas64), not SciPy's, and _matmul computes A B with it as np.dot does."""
+    library, symbol = symbol_at(kernels.gemm_address(np.dtype(dtype)))
+    numpy_blas = [info["filepath"] for info in threadpool_info()
+                  if info["user_api"] == "blas" and "numpy" in info["filepath"]]
+    assert numpy_blas and Path(library).resolve() == Path(numpy_blas[0]).resolve(), library
+    assert symbol == ("scipy_cblas_sgemm64_" if dtype == np.float32 else "scipy_cblas_dgemm64_")
+
+    matmul = numba.njit(kernels._matmul)
+    rng = np.random.default_rng(0)
+    for M in (1, 5):
+        A, B = rng.normal(size=(M, 7)).astype(dtype), rng.normal(size=(7, 3)).astype(dtype)
+        for gemm in (kernels.gemm_address(np.dtype(dtype)), 0):
+            out = np.full((M, 3), np.nan, dtype)
+            matmul(gemm, A, B, out)
+            assert error(out, A @ B) < TOL[dtype], (M, gemm)
+
+
+@pytest.mark.parametrize("variant", ["LSTM-peephole", "GRU"])
+def test_without_numpys_gemm_the_whole_loop_falls_back_to_np_dot(variant, monkeypatch):
+    """Where NumPy's BLAS has no 64-bit cblas GEMM (gemm_address 0), the whole loop calls
+    numba's np.dot and still equals the NumPy path."""
+    force_path(monkeypatch, "whole loop")
+    monkeypatch.setattr(kernels, "gemm_address", lambda dtype: 0)
+    layer = make_layer(variant, "2 layers bidirectional", np.float64)
+    reference, fast, ran = both_paths(monkeypatch, layer, *inputs(layer, np.float64), {})
+    assert_close(fast, reference, np.float64)
+    assert_compiled_and_ran(ran, layer, "whole loop")
 
 
 def test_the_whole_loop_pins_blas_only_above_what_openblas_keeps_on_one_thread(monkeypatch):

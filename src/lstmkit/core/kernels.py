@@ -12,9 +12,10 @@ One sequence (one layer, one direction) runs in one of two ways, chosen by `whol
 
 - per step: a Python loop over t; each step one GEMM H_{t-1} W_h by NumPy and one fused
   kernel for all the elementwise math of the step;
-- whole loop: the time loop itself compiled (np.dot inside calls BLAS, on one thread
-  meanwhile), for small steps, where the Python work of a step would cost as much as
-  its arithmetic and a second BLAS thread costs more than it brings.
+- whole loop: the time loop itself compiled (each step's GEMM calls NumPy's own BLAS
+  through its cblas GEMM, on one thread meanwhile), for small steps, where the Python work
+  of a step would cost as much as its arithmetic and a second BLAS thread costs more than
+  it brings.
 
 Both write into buffers taken once per sequence (from core.workspace, which keeps them from
 call to call), never per step:
@@ -38,15 +39,18 @@ sigma(x) = (1 + tanh(x / 2)) / 2.
 """
 
 import contextlib
+import ctypes
 import functools
 import math
 import threading
+from pathlib import Path
 from typing import NamedTuple
 
 import numba
 import numpy as np
+from llvmlite import ir
 from numba.core import types
-from numba.extending import overload, register_jitable
+from numba.extending import intrinsic, overload, register_jitable
 
 from lstmkit.core import workspace
 from lstmkit.core.activations import Activation
@@ -57,18 +61,17 @@ from lstmkit.core.sequence import gate_blocks
 # The whole time loop is compiled when a step's GEMM has at most this many multiply-adds
 # (N * H * G*H), and runs with BLAS on one thread (one_blas_thread): below about 2^19
 # multiply-adds a GEMM is faster on one thread than on two here (OpenBLAS 0.3.30/0.3.31,
-# 32 x 64 x 256: 22 us on one, 33 us on two), and the BLAS that numba's np.dot reaches
-# (SciPy's OpenBLAS, a second library beside NumPy's) never wakes worker threads that would
-# spin against NumPy's. OpenBLAS keeps a GEMM of at most UNPINNED_MAX_MACS on the calling
-# thread by itself (blas_for_whole_loop then leaves it alone); between the two, the thread
-# count has to be pinned, which only the main thread does (OpenBLAS does not take back a
-# count that another thread lowered), so other threads compile the whole loop up to
-# UNPINNED_MAX_MACS only. Larger steps loop in Python around NumPy's GEMM (on all of BLAS's
-# threads), where the Python work of a step (a few us) is small beside its arithmetic.
-# (Measured and rejected: splitting a larger step's GEMM into single-thread row blocks
-# inside the compiled loop, and running row blocks of the batch as whole loops on separate
-# threads; both were slower with 2 threads than NumPy's GEMM on both, since each thread's
-# GEMM packs all of W_h again and SciPy's OpenBLAS is the slower of the two.)
+# 32 x 64 x 256: 22 us on one, 33 us on two). OpenBLAS keeps a GEMM of at most
+# UNPINNED_MAX_MACS on the calling thread by itself (blas_for_whole_loop then leaves it
+# alone); between the two, the thread count has to be pinned, which only the main thread
+# does (OpenBLAS does not take back a count that another thread lowered), so other threads
+# compile the whole loop up to UNPINNED_MAX_MACS only. Larger steps loop in Python around
+# NumPy's GEMM (on all of BLAS's threads), where the Python work of a step (a few us) is
+# small beside its arithmetic. (Measured and rejected: splitting a larger step's GEMM into
+# single-thread row blocks inside the compiled loop, and running row blocks of the batch as
+# whole loops on separate threads; both were slower with 2 threads than NumPy's GEMM on
+# both, since each thread's GEMM packs all of W_h again; measured when the compiled loop
+# still called numba's np.dot, SciPy's slower OpenBLAS, see gemm_address.)
 WHOLE_LOOP_MAX_MACS = 2**19
 UNPINNED_MAX_MACS = 2**18
 
@@ -133,6 +136,77 @@ def _sigmoid_impl(x):
         return 1.0 / (1.0 + e) if x >= 0 else e / (1.0 + e)
 
     return sigmoid64
+
+
+# ---------------------------------------------------------------- NumPy's BLAS from compiled code
+
+# Row-major, no transposes: the CBLAS enums (cblas.h).
+_CBLAS_ROW_MAJOR, _CBLAS_NO_TRANS = 101, 111
+
+
+@intrinsic
+def _cblas_gemm(typingctx, address, A, B, C):
+    """C = A B by the cblas_?gemm at `address` (64-bit integers), A (M, K), B (K, N) and
+    C (M, N) C-contiguous of one float dtype."""
+    arrays = (A, B, C)
+    if not (isinstance(address, types.Integer)
+            and all(isinstance(a, types.Array) and a.ndim == 2 and a.layout == "C"
+                    for a in arrays)
+            and len({a.dtype for a in arrays}) == 1 and isinstance(A.dtype, types.Float)):
+        return None
+
+    def codegen(context, builder, signature, args):
+        i32, i64 = ir.IntType(32), ir.IntType(64)
+        real = context.get_value_type(A.dtype)
+        fnty = ir.FunctionType(ir.VoidType(), [i32, i32, i32, i64, i64, i64, real,
+                                               real.as_pointer(), i64, real.as_pointer(), i64,
+                                               real, real.as_pointer(), i64])
+        gemm = builder.inttoptr(args[0], fnty.as_pointer())
+        a, b, c = (context.make_array(t)(context, builder, v)
+                   for t, v in zip(arrays, args[1:], strict=True))
+        M, K = builder.extract_value(a.shape, 0), builder.extract_value(a.shape, 1)
+        N = builder.extract_value(b.shape, 1)
+        enum = lambda v: ir.Constant(i32, v)  # noqa: E731
+        builder.call(gemm, [enum(_CBLAS_ROW_MAJOR), enum(_CBLAS_NO_TRANS), enum(_CBLAS_NO_TRANS),
+                            M, N, K, ir.Constant(real, 1.0), a.data, K, b.data, N,
+                            ir.Constant(real, 0.0), c.data, N])
+        return context.get_dummy_value()
+
+    return types.void(address, A, B, C), codegen
+
+
+@register_jitable
+def _matmul(gemm, A, B, out):
+    """out = A B inside compiled code: NumPy's own BLAS at address `gemm` (gemm_address),
+    else, and for a single row, numba's np.dot (SciPy's BLAS; a GEMV for one row)."""
+    if gemm != 0 and A.shape[0] > 1:
+        _cblas_gemm(gemm, A, B, out)
+    else:
+        np.dot(A, B, out)
+
+
+# Where NumPy bundles OpenBLAS with 64-bit integers (its wheels: scipy-openblas64), the
+# CBLAS names carry a prefix and suffix.
+_GEMM_NAMES = ("scipy_cblas_{}gemm64_", "cblas_{}gemm64_")
+
+
+@functools.cache
+def gemm_address(dtype):
+    """The address of NumPy's own cblas_sgemm / cblas_dgemm with 64-bit integers, or 0 where
+    NumPy's BLAS has none (the compiled loops then call np.dot, SciPy's BLAS). numba's
+    np.dot reaches SciPy's OpenBLAS, whose small GEMMs are slower than NumPy's here (stock's
+    32 x 64 x 256: 28 against 19 us; charlm's 16 x 256 x 1024: 330 against 175 us)."""
+    numpy_dir = Path(np.__file__).resolve().parent
+    for lib in _blas_libraries():
+        path = Path(lib.filepath).resolve()
+        if not (path.is_relative_to(numpy_dir) or path.parent.name.startswith("numpy")):
+            continue  # numpy.libs/ (Linux, Windows) or numpy/.dylibs/ (macOS)
+        library = ctypes.CDLL(str(path))
+        for name in _GEMM_NAMES:
+            function = getattr(library, name.format("s" if dtype == np.float32 else "d"), None)
+            if function is not None:
+                return ctypes.cast(function, ctypes.c_void_p).value
+    return 0
 
 
 @register_jitable
@@ -242,8 +316,8 @@ class Functions(NamedTuple):
 
     forward_step: object  # (..., t, ...): step t, after the caller's GEMM H_{t-1} W_h
     backward_step: object  # step t of BPTT, before the caller's GEMM dZ_t W_h^T
-    forward_loop: object  # the whole forward loop, np.dot (BLAS) inside
-    backward_loop: object  # the whole BPTT loop, np.dot (BLAS) inside
+    forward_loop: object  # the whole forward loop, BLAS (_matmul) inside
+    backward_loop: object  # the whole BPTT loop, BLAS (_matmul) inside
 
 
 @functools.cache
@@ -264,18 +338,18 @@ def lstm_functions(peephole, coupled):
                             valid[t], masked, peephole, coupled)
 
     @_jit
-    def forward_loop(XW, b, W_h, Hs, Cs, P, valid, Y, HW, masked, reverse):
+    def forward_loop(XW, b, W_h, Hs, Cs, P, valid, Y, HW, masked, reverse, gemm):
         T = XW.shape[0]
         for s in range(T):
             t = T - 1 - s if reverse else s
             p, n = (t + 1, t) if reverse else (t, t + 1)
-            np.dot(Hs[p], W_h, HW)
+            _matmul(gemm, Hs[p], W_h, HW)
             _lstm_forward_rows(XW[t], b, HW, Hs[p], Cs[p], Hs[n], Cs[n], P, valid[t], Y[t],
                                masked, peephole, coupled)
 
     @_jit
     def backward_loop(G, W_hT, Cs, dY, dZ, dH_gemm, dH_carry, dC, P, valid, masked, reverse,
-                      truncate):
+                      truncate, gemm):
         T = G.shape[0]
         for s in range(T):
             t = s if reverse else T - 1 - s
@@ -286,7 +360,7 @@ def lstm_functions(peephole, coupled):
             p, n = (t + 1, t) if reverse else (t, t + 1)
             _lstm_backward_rows(G[t], Cs[p], Cs[n], dH_gemm, dH_carry, dY[t], dC, dZ[t], P,
                                 valid[t], masked, peephole, coupled)
-            np.dot(dZ[t], W_hT, dH_gemm)  # (B10)
+            _matmul(gemm, dZ[t], W_hT, dH_gemm)  # (B10)
 
     return Functions(forward_step, backward_step, forward_loop, backward_loop)
 
@@ -369,18 +443,18 @@ def gru_backward_step(G, Hs, HW_n, dY, dXW, dHW, dH_gemm, dH_carry, valid, t, ma
 
 
 @_jit
-def gru_forward_loop(XW, b_x, W_h, b_h, Hs, HW_n, valid, Y, HW, masked, reverse):
+def gru_forward_loop(XW, b_x, W_h, b_h, Hs, HW_n, valid, Y, HW, masked, reverse, gemm):
     T = XW.shape[0]
     for s in range(T):
         t = T - 1 - s if reverse else s
         p, n = (t + 1, t) if reverse else (t, t + 1)
-        np.dot(Hs[p], W_h, HW)
+        _matmul(gemm, Hs[p], W_h, HW)
         _gru_forward_rows(XW[t], b_x, HW, b_h, Hs[p], Hs[n], HW_n[t], valid[t], Y[t], masked)
 
 
 @_jit
 def gru_backward_loop(G, W_hT, Hs, HW_n, dY, dXW, dHW, dH_gemm, dH_carry, valid, masked, reverse,
-                      truncate):
+                      truncate, gemm):
     T = G.shape[0]
     for s in range(T):
         t = s if reverse else T - 1 - s
@@ -390,7 +464,7 @@ def gru_backward_loop(G, W_hT, Hs, HW_n, dY, dXW, dHW, dH_gemm, dH_carry, valid,
         p = t + 1 if reverse else t
         _gru_backward_rows(G[t], Hs[p], HW_n[t], dH_gemm, dH_carry, dY[t], dXW[t], dHW[t],
                            valid[t], masked)
-        np.dot(dHW[t], W_hT, dH_gemm)  # (GB8)
+        _matmul(gemm, dHW[t], W_hT, dH_gemm)  # (GB8)
 
 
 GRU_FUNCTIONS = Functions(gru_forward_step, gru_backward_step, gru_forward_loop,
@@ -537,7 +611,8 @@ def unroll(step, params, X, state, valid, reverse, keep):
         P = _peepholes(step, params, dtype)
         if loop:
             with blas_for_whole_loop(N, H, step.n_gates):
-                f.forward_loop(XW, b, W_h, Hs, Cs, P, valid_b, Y, HW, masked, reverse)
+                f.forward_loop(XW, b, W_h, Hs, Cs, P, valid_b, Y, HW, masked, reverse,
+                               gemm_address(dtype))
         else:
             for t in order:
                 np.matmul(H_prev[t], W_h, out=HW)
@@ -554,7 +629,8 @@ def unroll(step, params, X, state, valid, reverse, keep):
     HW_n = workspace.empty((T, N, H), dtype)
     if loop:
         with blas_for_whole_loop(N, H, step.n_gates):
-            f.forward_loop(XW, b, W_h, b_h, Hs, HW_n, valid_b, Y, HW, masked, reverse)
+            f.forward_loop(XW, b, W_h, b_h, Hs, HW_n, valid_b, Y, HW, masked, reverse,
+                           gemm_address(dtype))
     else:
         for t in order:
             np.matmul(H_prev[t], W_h, out=HW)
@@ -599,7 +675,7 @@ def bptt(step, params, dY, dstate, tape, truncate):
         if loop:
             with blas_for_whole_loop(N, H, step.n_gates):
                 f.backward_loop(G, W_hT, buffers.C, dY, dXW, dH_gemm, dH_carry, dC, P,
-                                valid_b, masked, reverse, truncate)
+                                valid_b, masked, reverse, truncate, gemm_address(dtype))
         else:
             for t in order:
                 if t in cuts:
@@ -612,7 +688,7 @@ def bptt(step, params, dY, dstate, tape, truncate):
     if loop:
         with blas_for_whole_loop(N, H, step.n_gates):
             f.backward_loop(G, W_hT, buffers.H, buffers.HW_n, dY, dXW, dHW, dH_gemm,
-                            dH_carry, valid_b, masked, reverse, truncate)
+                            dH_carry, valid_b, masked, reverse, truncate, gemm_address(dtype))
     else:
         for t in order:
             if t in cuts:
