@@ -1,6 +1,7 @@
 """core/ is the article in NumPy: it imports only numpy, a few standard-library helpers and
 itself; numba only in core/kernels.py, the optional fast-kernel module, which alone also
-reaches the BLAS that numba's np.dot calls (scipy) and pins its threads (threadpoolctl)."""
+reaches the BLAS that numba's np.dot calls (scipy), calls NumPy's own BLAS from compiled code
+(ctypes, pathlib, llvmlite) and pins their threads (threadpoolctl)."""
 
 import ast
 from pathlib import Path
@@ -10,7 +11,7 @@ import lstmkit.core
 CORE = Path(lstmkit.core.__file__).parent
 ALLOWED = {"numpy", "dataclasses", "typing", "os", "math", "functools", "contextlib",
            "threading", "sys", "lstmkit"}
-FAST_KERNELS = {"numba", "scipy", "threadpoolctl"}  # core/kernels.py only
+FAST_KERNELS = {"numba", "scipy", "threadpoolctl", "ctypes", "pathlib", "llvmlite"}  # kernels.py
 
 
 def imported_modules(path):
