@@ -11,7 +11,8 @@ import lstmkit.core
 CORE = Path(lstmkit.core.__file__).parent
 ALLOWED = {"numpy", "dataclasses", "typing", "os", "math", "functools", "contextlib",
            "threading", "sys", "lstmkit"}
-FAST_KERNELS = {"numba", "scipy", "threadpoolctl", "ctypes", "pathlib", "llvmlite"}  # kernels.py
+FAST_KERNELS = {"numba", "scipy", "threadpoolctl", "ctypes", "pathlib", "llvmlite",
+                "concurrent"}  # core/kernels.py only
 
 
 def imported_modules(path):

@@ -41,12 +41,14 @@ STACKS = {"1 layer": dict(num_layers=1), "2 layers bidirectional": dict(num_laye
                                                                        bidirectional=True)}
 PADDINGS = {"full": {}, "lengths": {"lengths": np.array([T, 0, 3])},
             "left-mask": {"mask": np.arange(T)[None, :] >= np.array([0, 2, T - 1])[:, None]}}
-PATHS = {"whole loop": 2**60, "per step": -1}  # both kernels.*_MAX_MACS
+PATHS = {"whole loop": 2**60, "per step": -1, "row blocks": -1}  # both kernels.*_MAX_MACS
 
 
 def force_path(monkeypatch, path):
     monkeypatch.setattr(kernels, "WHOLE_LOOP_MAX_MACS", PATHS[path])
     monkeypatch.setattr(kernels, "UNPINNED_MAX_MACS", PATHS[path])
+    if path == "row blocks":  # two blocks of the N = 3 rows, (0, 1) and (1, 3), two threads
+        monkeypatch.setattr(kernels, "row_blocks", lambda N, H, n_gates: kernels.split_rows(N, 2))
 
 
 def error(a, b):
@@ -115,11 +117,12 @@ def assert_close(fast, reference, dtype):
 
 def assert_compiled_and_ran(ran, layer, path):
     """The runner called the expected kind of kernel, and it holds compiled code."""
-    mode = "loop" if path == "whole loop" else "step"
+    mode = {"whole loop": "loop", "per step": "step", "row blocks": "blocks"}[path]
     cell = type(layer.step).__name__[:-4].lower()
     assert set(ran) == {f"{cell}_forward_{mode}", f"{cell}_backward_{mode}"}, ran
     functions = kernels.functions(layer.step)
-    for name in (f"forward_{mode}", f"backward_{mode}"):
+    compiled = "step" if mode == "step" else "loop"
+    for name in (f"forward_{compiled}", f"backward_{compiled}"):
         assert getattr(functions, name).signatures, f"{name} holds no compiled signature"
 
 
@@ -315,6 +318,60 @@ def test_the_whole_loop_pins_blas_only_above_what_openblas_keeps_on_one_thread(m
         ran = {k for k, n in kernels.calls.items() if n > before.get(k, 0)}
         assert ran == {"lstm_forward_loop", "lstm_backward_loop"}
         assert len(pinned) == expected, (N, pinned)
+
+
+
+@pytest.mark.parametrize(("timeout", "threads", "shape", "expected"), [
+    ("22", 2, (64, 128, 4), ((0, 32), (32, 64))),  # mnist: two blocks of 32 rows
+    ("4", 2, (32, 64, 4), ((0, 16), (16, 32))),  # stock, 2^19 multiply-adds
+    ("22", 1, (64, 128, 4), ((0, 64),)),  # one BLAS thread: one block
+    (None, 2, (64, 128, 4), ((0, 64),)),  # OpenBLAS's default: its workers spin 0.1 s
+    ("23", 2, (64, 128, 4), ((0, 64),)),
+    ("soon", 2, (64, 128, 4), ((0, 64),)),
+    ("22", 2, (16, 64, 4), ((0, 16),)),  # 2^18: OpenBLAS keeps it on one thread anyway
+    ("22", 2, (12, 256, 4), ((0, 12),)),  # fewer than 2 x 8 rows
+])
+def test_row_blocks_only_where_openblas_workers_sleep_soon(timeout, threads, shape, expected,
+                                                           monkeypatch):
+    """One block per BLAS thread when OPENBLAS_THREAD_TIMEOUT is at most 22, the step's GEMM
+    above 2^18 multiply-adds and each block at least 8 rows; else the one block (0, N)."""
+    if timeout is None:
+        monkeypatch.delenv("OPENBLAS_THREAD_TIMEOUT", raising=False)
+    else:
+        monkeypatch.setenv("OPENBLAS_THREAD_TIMEOUT", timeout)
+    with threadpool_limits(threads):
+        assert kernels.row_blocks(*shape) == expected
+        seen = []
+        thread = threading.Thread(target=lambda: seen.append(kernels.row_blocks(*shape)))
+        thread.start()
+        thread.join(60)
+        assert seen == [((0, shape[0]),)]  # other threads: one block (only main pins BLAS)
+
+
+def test_row_blocks_run_at_once_on_their_own_threads_with_blas_on_one():
+    """run_blocks runs the first block on the calling thread and the others on worker
+    threads at the same time (each waits for the other), and raises a worker's error."""
+    barrier = threading.Barrier(3, timeout=30)
+    seen = {}
+
+    def block(r0, r1):
+        seen[r0, r1] = threading.get_ident()
+        barrier.wait()
+
+    blocks = kernels.split_rows(10, 3)
+    assert blocks == ((0, 3), (3, 6), (6, 10))
+    kernels.run_blocks(block, blocks, lambda r0, r1: (r0, r1))
+    assert set(seen) == set(blocks) and len(set(seen.values())) == 3
+    assert seen[0, 3] == threading.get_ident()
+
+    def failing(r0, r1):
+        if r0:
+            raise ValueError(f"block {r0}-{r1} failed")
+
+    with pytest.raises(ValueError, match="block 5-10 failed"):
+        kernels.run_blocks(failing, kernels.split_rows(10, 2), lambda r0, r1: (r0, r1))
+    with threadpool_limits(2), kernels.blas_for_blocks(blocks):
+        assert set(blas_counts().values()) == {1}
 
 
 def test_other_threads_neither_pin_blas_nor_compile_loops_that_would_need_it():

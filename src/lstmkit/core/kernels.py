@@ -8,16 +8,21 @@ activations in PyTorch's form (G3)) and LSTMKIT_NO_JIT is not 1. Each function i
 on its first call, for the dtype and variant at hand only, and cached on disk (cache=True),
 so a later process loads it instead of compiling it.
 
-One sequence (one layer, one direction) runs in one of two ways, chosen by `whole_loop`:
+One sequence (one layer, one direction) runs in one of three ways, chosen by `row_blocks` and
+`whole_loop`:
 
 - per step: a Python loop over t; each step one GEMM H_{t-1} W_h by NumPy and one fused
   kernel for all the elementwise math of the step;
 - whole loop: the time loop itself compiled (each step's GEMM calls NumPy's own BLAS
   through its cblas GEMM, on one thread meanwhile), for small steps, where the Python work
   of a step would cost as much as its arithmetic and a second BLAS thread costs more than
-  it brings.
+  it brings;
+- row blocks: the whole loop on blocks of the batch's rows at once, one thread each, BLAS
+  on one thread meanwhile (the input projection too, in blocks of its rows), when NumPy's
+  BLAS has several threads and OpenBLAS was told to let its idle workers sleep soon
+  (OPENBLAS_THREAD_TIMEOUT at most 22, see QUICK_SLEEP_TIMEOUT).
 
-Both write into buffers taken once per sequence (from core.workspace, which keeps them from
+All write into buffers taken once per sequence (from core.workspace, which keeps them from
 call to call), never per step:
 
     gates (T, N, G*H)  X W_x, the input GEMM of all steps (the kernels add b); each step
@@ -42,7 +47,9 @@ import contextlib
 import ctypes
 import functools
 import math
+import os
 import threading
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import NamedTuple
 
@@ -76,8 +83,9 @@ WHOLE_LOOP_MAX_MACS = 2**19
 UNPINNED_MAX_MACS = 2**18
 
 # error_model="numpy": a float division never raises (the check is a branch that stops LLVM
-# from vectorising a loop); contract: a * b + c may become one fused multiply-add.
-_jit = numba.njit(cache=True, error_model="numpy", fastmath={"contract"})
+# from vectorising a loop); contract: a * b + c may become one fused multiply-add; nogil: row
+# blocks run on several threads at once.
+_jit = numba.njit(cache=True, nogil=True, error_model="numpy", fastmath={"contract"})
 
 calls = {}  # "lstm_forward_loop", ...: how often the runner called each kind (tests read it)
 
@@ -196,17 +204,26 @@ def gemm_address(dtype):
     NumPy's BLAS has none (the compiled loops then call np.dot, SciPy's BLAS). numba's
     np.dot reaches SciPy's OpenBLAS, whose small GEMMs are slower than NumPy's here (stock's
     32 x 64 x 256: 28 against 19 us; charlm's 16 x 256 x 1024: 330 against 175 us)."""
+    lib = _numpy_blas()
+    if lib is None:
+        return 0
+    library = ctypes.CDLL(lib.filepath)
+    for name in _GEMM_NAMES:
+        function = getattr(library, name.format("s" if dtype == np.float32 else "d"), None)
+        if function is not None:
+            return ctypes.cast(function, ctypes.c_void_p).value
+    return 0
+
+
+@functools.cache
+def _numpy_blas():
+    """threadpoolctl's handle on the BLAS library NumPy itself links, or None."""
     numpy_dir = Path(np.__file__).resolve().parent
     for lib in _blas_libraries():
         path = Path(lib.filepath).resolve()
-        if not (path.is_relative_to(numpy_dir) or path.parent.name.startswith("numpy")):
-            continue  # numpy.libs/ (Linux, Windows) or numpy/.dylibs/ (macOS)
-        library = ctypes.CDLL(str(path))
-        for name in _GEMM_NAMES:
-            function = getattr(library, name.format("s" if dtype == np.float32 else "d"), None)
-            if function is not None:
-                return ctypes.cast(function, ctypes.c_void_p).value
-    return 0
+        if path.is_relative_to(numpy_dir) or path.parent.name.startswith("numpy"):
+            return lib  # numpy.libs/ (Linux, Windows) or numpy/.dylibs/ (macOS)
+    return None
 
 
 @register_jitable
@@ -338,19 +355,22 @@ def lstm_functions(peephole, coupled):
                             valid[t], masked, peephole, coupled)
 
     @_jit
-    def forward_loop(XW, b, W_h, Hs, Cs, P, valid, Y, HW, masked, reverse, gemm):
+    def forward_loop(XW, b, W_h, Hs, Cs, P, valid, Y, HW, masked, reverse, gemm, r0, r1):
         T = XW.shape[0]
         for s in range(T):
             t = T - 1 - s if reverse else s
             p, n = (t + 1, t) if reverse else (t, t + 1)
-            _matmul(gemm, Hs[p], W_h, HW)
-            _lstm_forward_rows(XW[t], b, HW, Hs[p], Cs[p], Hs[n], Cs[n], P, valid[t], Y[t],
-                               masked, peephole, coupled)
+            H_prev = Hs[p][r0:r1]
+            _matmul(gemm, H_prev, W_h, HW)
+            _lstm_forward_rows(XW[t][r0:r1], b, HW, H_prev, Cs[p][r0:r1], Hs[n][r0:r1],
+                               Cs[n][r0:r1], P, valid[t][r0:r1], Y[t][r0:r1], masked, peephole,
+                               coupled)
 
     @_jit
     def backward_loop(G, W_hT, Cs, dY, dZ, dH_gemm, dH_carry, dC, P, valid, masked, reverse,
-                      truncate, gemm):
+                      truncate, gemm, r0, r1):
         T = G.shape[0]
+        dH_gemm, dH_carry, dC = dH_gemm[r0:r1], dH_carry[r0:r1], dC[r0:r1]
         for s in range(T):
             t = s if reverse else T - 1 - s
             if truncate > 0 and s > 0 and chunk_starts(t, truncate, reverse):
@@ -358,9 +378,11 @@ def lstm_functions(peephole, coupled):
                 dH_carry[:] = 0
                 dC[:] = 0
             p, n = (t + 1, t) if reverse else (t, t + 1)
-            _lstm_backward_rows(G[t], Cs[p], Cs[n], dH_gemm, dH_carry, dY[t], dC, dZ[t], P,
-                                valid[t], masked, peephole, coupled)
-            _matmul(gemm, dZ[t], W_hT, dH_gemm)  # (B10)
+            dZ_t = dZ[t][r0:r1]
+            _lstm_backward_rows(G[t][r0:r1], Cs[p][r0:r1], Cs[n][r0:r1], dH_gemm, dH_carry,
+                                dY[t][r0:r1], dC, dZ_t, P, valid[t][r0:r1], masked, peephole,
+                                coupled)
+            _matmul(gemm, dZ_t, W_hT, dH_gemm)  # (B10)
 
     return Functions(forward_step, backward_step, forward_loop, backward_loop)
 
@@ -443,28 +465,32 @@ def gru_backward_step(G, Hs, HW_n, dY, dXW, dHW, dH_gemm, dH_carry, valid, t, ma
 
 
 @_jit
-def gru_forward_loop(XW, b_x, W_h, b_h, Hs, HW_n, valid, Y, HW, masked, reverse, gemm):
+def gru_forward_loop(XW, b_x, W_h, b_h, Hs, HW_n, valid, Y, HW, masked, reverse, gemm, r0, r1):
     T = XW.shape[0]
     for s in range(T):
         t = T - 1 - s if reverse else s
         p, n = (t + 1, t) if reverse else (t, t + 1)
-        _matmul(gemm, Hs[p], W_h, HW)
-        _gru_forward_rows(XW[t], b_x, HW, b_h, Hs[p], Hs[n], HW_n[t], valid[t], Y[t], masked)
+        H_prev = Hs[p][r0:r1]
+        _matmul(gemm, H_prev, W_h, HW)
+        _gru_forward_rows(XW[t][r0:r1], b_x, HW, b_h, H_prev, Hs[n][r0:r1], HW_n[t][r0:r1],
+                          valid[t][r0:r1], Y[t][r0:r1], masked)
 
 
 @_jit
 def gru_backward_loop(G, W_hT, Hs, HW_n, dY, dXW, dHW, dH_gemm, dH_carry, valid, masked, reverse,
-                      truncate, gemm):
+                      truncate, gemm, r0, r1):
     T = G.shape[0]
+    dH_gemm, dH_carry = dH_gemm[r0:r1], dH_carry[r0:r1]
     for s in range(T):
         t = s if reverse else T - 1 - s
         if truncate > 0 and s > 0 and chunk_starts(t, truncate, reverse):
             dH_gemm[:] = 0
             dH_carry[:] = 0
         p = t + 1 if reverse else t
-        _gru_backward_rows(G[t], Hs[p], HW_n[t], dH_gemm, dH_carry, dY[t], dXW[t], dHW[t],
-                           valid[t], masked)
-        _matmul(gemm, dHW[t], W_hT, dH_gemm)  # (GB8)
+        dHW_t = dHW[t][r0:r1]
+        _gru_backward_rows(G[t][r0:r1], Hs[p][r0:r1], HW_n[t][r0:r1], dH_gemm, dH_carry,
+                           dY[t][r0:r1], dXW[t][r0:r1], dHW_t, valid[t][r0:r1], masked)
+        _matmul(gemm, dHW_t, W_hT, dH_gemm)  # (GB8)
 
 
 GRU_FUNCTIONS = Functions(gru_forward_step, gru_backward_step, gru_forward_loop,
@@ -516,6 +542,69 @@ def _main_thread():
     return threading.current_thread() is threading.main_thread()
 
 
+# ---------------------------------------------------------------- row blocks
+
+# A batch's rows are independent sequences, so with k BLAS threads the compiled whole loop can
+# run on k blocks of rows at once, one thread each, BLAS on one thread meanwhile: the gate
+# math then uses every core (on the per-step path it runs on one while BLAS uses all), and
+# no thread waits on another before the loop ends. It pays only while OpenBLAS's idle
+# workers leave the cores to these threads: after a call on several threads they spin for
+# OPENBLAS_THREAD_TIMEOUT (read when OpenBLAS loads; 2^28 cycles, about 0.1 s, by default),
+# and a spinning worker takes a core from a block. Measured in one process, a training step
+# followed by a 2-thread GEMM (an output layer), 2 threads: blocks against the per-step path
+# 0.70-0.95x with the default timeout, 1.02-1.10x with 2^22 cycles and 1.06-1.28x with 2^4
+# (mnist, charlm, large). So blocks are used only when OPENBLAS_THREAD_TIMEOUT is at most
+# QUICK_SLEEP_TIMEOUT, for steps whose GEMM is above UNPINNED_MAX_MACS, on the main thread
+# (which alone pins BLAS), at least ROW_BLOCK_MIN_ROWS rows a block.
+QUICK_SLEEP_TIMEOUT = 22
+ROW_BLOCK_MIN_ROWS = 8
+
+_pool = []  # the worker threads of row blocks (a ThreadPoolExecutor, made on first use)
+
+
+def _blas_workers_sleep_soon():
+    """True when OPENBLAS_THREAD_TIMEOUT asks OpenBLAS's idle workers to sleep within
+    2^QUICK_SLEEP_TIMEOUT cycles."""
+    try:
+        return int(os.environ.get("OPENBLAS_THREAD_TIMEOUT", "")) <= QUICK_SLEEP_TIMEOUT
+    except ValueError:
+        return False
+
+
+def row_blocks(N, H, n_gates):
+    """The (r0, r1) bounds of the row blocks a sequence of N rows runs in: one per thread of
+    NumPy's BLAS when blocks pay (see QUICK_SLEEP_TIMEOUT), else the one block (0, N)."""
+    lib = _numpy_blas() if N * H * n_gates * H > UNPINNED_MAX_MACS else None
+    if lib is None or not (_main_thread() and _blas_workers_sleep_soon()):
+        return ((0, N),)
+    return split_rows(N, min(lib.num_threads, N // ROW_BLOCK_MIN_ROWS))
+
+
+def split_rows(n, k):
+    """n rows in max(k, 1) contiguous blocks of nearly equal size: ((r0, r1), ...)."""
+    k = max(k, 1)
+    bounds = [n * i // k for i in range(k + 1)]
+    return tuple(zip(bounds[:-1], bounds[1:], strict=True))
+
+
+def blas_for_blocks(blocks):
+    """BLAS on one thread while several row blocks run at once (each its own thread)."""
+    return one_blas_thread() if len(blocks) > 1 else contextlib.nullcontext()
+
+
+def run_blocks(function, blocks, arguments):
+    """function(*arguments(r0, r1)) for every block, the first on this thread, the others at
+    once on worker threads; returns when all are done (an error in any is raised here)."""
+    if len(blocks) > 1 and not _pool:
+        _pool.append(ThreadPoolExecutor(thread_name_prefix="lstmkit-rows"))
+    futures = [_pool[0].submit(function, *arguments(r0, r1)) for r0, r1 in blocks[1:]]
+    try:
+        function(*arguments(*blocks[0]))
+    finally:
+        for future in futures:
+            future.result()
+
+
 @functools.cache
 def _blas_libraries():
     """threadpoolctl's handles on the BLAS libraries loaded, SciPy's (numba's np.dot) among
@@ -542,6 +631,17 @@ def one_blas_thread():
     finally:
         for lib, n in zip(libraries, threads, strict=True):
             lib.set_num_threads(n)
+
+
+def _mode(blocks, loop):
+    """How a sequence runs, as kernels.calls names it: row blocks, whole loop or per step."""
+    return "blocks" if len(blocks) > 1 else "loop" if loop else "step"
+
+
+def _loop_blas(blocks, N, H, n_gates):
+    """The block around compiled whole loops: BLAS on one thread for several row blocks,
+    else as blas_for_whole_loop says."""
+    return blas_for_blocks(blocks) if len(blocks) > 1 else blas_for_whole_loop(N, H, n_gates)
 
 
 def _input_projection(X, W_x, out):
@@ -589,8 +689,12 @@ def unroll(step, params, X, state, valid, reverse, keep):
     GH = step.n_gates * H
     dtype = X.dtype
     f = functions(step)
-    XW = _input_projection(X.reshape(T * N, D), params["W_x"],
-                           workspace.empty((T * N, GH), dtype)).reshape(T, N, GH)
+    blocks = row_blocks(N, H, step.n_gates)
+    X_flat, W_x, XW = X.reshape(T * N, D), params["W_x"], workspace.empty((T * N, GH), dtype)
+    with blas_for_blocks(blocks):  # the projection's rows in as many blocks
+        run_blocks(_input_projection, split_rows(T * N, len(blocks)),
+                   lambda r0, r1: (X_flat[r0:r1], W_x, XW[r0:r1]))
+    XW = XW.reshape(T, N, GH)
     b = params.get("b" if isinstance(step, LSTMStep) else "b_x")
     b = np.zeros(GH, dtype) if b is None else np.ascontiguousarray(b, dtype)
     W_h = np.ascontiguousarray(params["W_h"], dtype)
@@ -601,18 +705,19 @@ def unroll(step, params, X, state, valid, reverse, keep):
     H_prev = Hs[1:] if reverse else Hs[:T]  # (T, N, H), H_{t-1} of step t
     Y = workspace.empty((T, N, H), dtype) if masked else (Hs[:T] if reverse else Hs[1:])
     HW = np.empty((N, GH), dtype)  # H_{t-1} W_h, reused by every step
-    loop = whole_loop(N, H, step.n_gates)
+    loop = len(blocks) > 1 or whole_loop(N, H, step.n_gates)
     order = range(T - 1, -1, -1) if reverse else range(T)
     kind = type(step).__name__[:-4].lower()  # "lstm", "gru"
-    _count(f"{kind}_forward_{'loop' if loop else 'step'}")
+    _count(f"{kind}_forward_{_mode(blocks, loop)}")
+    gemm = gemm_address(dtype)
     if isinstance(step, LSTMStep):
         Cs = workspace.empty((T + 1, N, H), dtype)
         Cs[first] = state.C
         P = _peepholes(step, params, dtype)
         if loop:
-            with blas_for_whole_loop(N, H, step.n_gates):
-                f.forward_loop(XW, b, W_h, Hs, Cs, P, valid_b, Y, HW, masked, reverse,
-                               gemm_address(dtype))
+            with _loop_blas(blocks, N, H, step.n_gates):
+                run_blocks(f.forward_loop, blocks, lambda r0, r1: (
+                    XW, b, W_h, Hs, Cs, P, valid_b, Y, HW[r0:r1], masked, reverse, gemm, r0, r1))
         else:
             for t in order:
                 np.matmul(H_prev[t], W_h, out=HW)
@@ -628,9 +733,9 @@ def unroll(step, params, X, state, valid, reverse, keep):
     b_h = np.zeros(GH, dtype) if b_h is None else np.ascontiguousarray(b_h, dtype)
     HW_n = workspace.empty((T, N, H), dtype)
     if loop:
-        with blas_for_whole_loop(N, H, step.n_gates):
-            f.forward_loop(XW, b, W_h, b_h, Hs, HW_n, valid_b, Y, HW, masked, reverse,
-                           gemm_address(dtype))
+        with _loop_blas(blocks, N, H, step.n_gates):
+            run_blocks(f.forward_loop, blocks, lambda r0, r1: (
+                XW, b, W_h, b_h, Hs, HW_n, valid_b, Y, HW[r0:r1], masked, reverse, gemm, r0, r1))
     else:
         for t in order:
             np.matmul(H_prev[t], W_h, out=HW)
@@ -660,7 +765,9 @@ def bptt(step, params, dY, dstate, tape, truncate):
     dH_gemm = np.array(dstate.H, dtype, order="C")  # copies
     dH_carry = np.zeros((N, H), dtype)
     dXW = workspace.empty((T, N, GH), dtype)
-    loop = whole_loop(N, H, step.n_gates)
+    blocks = row_blocks(N, H, step.n_gates)
+    loop = len(blocks) > 1 or whole_loop(N, H, step.n_gates)
+    gemm = gemm_address(dtype)
     W_hT = np.ascontiguousarray(params["W_h"], dtype).T  # (G*H, H), for dZ_t W_h^T
     if loop:  # the compiled loop wants it C-contiguous
         W_hT = np.ascontiguousarray(W_hT)
@@ -668,14 +775,15 @@ def bptt(step, params, dY, dstate, tape, truncate):
     cuts = {t for s, t in enumerate(order)
             if truncate and s and chunk_starts(t, truncate, reverse)}
     kind = type(step).__name__[:-4].lower()
-    _count(f"{kind}_backward_{'loop' if loop else 'step'}")
+    _count(f"{kind}_backward_{_mode(blocks, loop)}")
     if isinstance(step, LSTMStep):
         dC = np.array(dstate.C, dtype, order="C")
         P = _peepholes(step, params, dtype)
         if loop:
-            with blas_for_whole_loop(N, H, step.n_gates):
-                f.backward_loop(G, W_hT, buffers.C, dY, dXW, dH_gemm, dH_carry, dC, P,
-                                valid_b, masked, reverse, truncate, gemm_address(dtype))
+            with _loop_blas(blocks, N, H, step.n_gates):
+                run_blocks(f.backward_loop, blocks, lambda r0, r1: (
+                    G, W_hT, buffers.C, dY, dXW, dH_gemm, dH_carry, dC, P, valid_b, masked,
+                    reverse, truncate, gemm, r0, r1))
         else:
             for t in order:
                 if t in cuts:
@@ -686,9 +794,10 @@ def bptt(step, params, dY, dstate, tape, truncate):
         return dXW, dXW, LSTMState(dH_gemm + dH_carry, dC)
     dHW = workspace.empty((T, N, GH), dtype)
     if loop:
-        with blas_for_whole_loop(N, H, step.n_gates):
-            f.backward_loop(G, W_hT, buffers.H, buffers.HW_n, dY, dXW, dHW, dH_gemm,
-                            dH_carry, valid_b, masked, reverse, truncate, gemm_address(dtype))
+        with _loop_blas(blocks, N, H, step.n_gates):
+            run_blocks(f.backward_loop, blocks, lambda r0, r1: (
+                G, W_hT, buffers.H, buffers.HW_n, dY, dXW, dHW, dH_gemm, dH_carry, valid_b,
+                masked, reverse, truncate, gemm, r0, r1))
     else:
         for t in order:
             if t in cuts:
