@@ -428,7 +428,8 @@ def render(results):
         "implementation, threads set together for torch, BLAS and numba; "
         f"{result.get('settle_s')} s of busy waiting before each timed call and "
         f"OPENBLAS_THREAD_TIMEOUT={env.get('OPENBLAS_THREAD_TIMEOUT')}, so that idle "
-        "worker threads of one implementation's pools do not spin into the next one's call",
+        "worker threads of one implementation's pools do not spin into the next one's call "
+        "(at most 22, it also lets lstmkit run row blocks at 2 threads; see the notes)",
         "",
         "Ratios only: torch/lstmkit > 1 means lstmkit is faster than torch; lstmkit/floor is "
         "lstmkit's time over the time of its GEMMs alone (1.0 is the floor). lstmkit-numpy is "

@@ -74,11 +74,9 @@ from lstmkit.core.sequence import gate_blocks
 # does (OpenBLAS does not take back a count that another thread lowered), so other threads
 # compile the whole loop up to UNPINNED_MAX_MACS only. Larger steps loop in Python around
 # NumPy's GEMM (on all of BLAS's threads), where the Python work of a step (a few us) is
-# small beside its arithmetic. (Measured and rejected: splitting a larger step's GEMM into
-# single-thread row blocks inside the compiled loop, and running row blocks of the batch as
-# whole loops on separate threads; both were slower with 2 threads than NumPy's GEMM on
-# both, since each thread's GEMM packs all of W_h again; measured when the compiled loop
-# still called numba's np.dot, SciPy's slower OpenBLAS, see gemm_address.)
+# small beside its arithmetic, unless row blocks run them (row_blocks). (Measured and
+# rejected: splitting one step's GEMM into single-thread row blocks inside the compiled loop,
+# each block waiting for the others at every step.)
 WHOLE_LOOP_MAX_MACS = 2**19
 UNPINNED_MAX_MACS = 2**18
 
