@@ -374,6 +374,29 @@ def test_row_blocks_run_at_once_on_their_own_threads_with_blas_on_one():
         assert set(blas_counts().values()) == {1}
 
 
+
+def _blocks_in_child(queue):
+    seen = []
+    kernels.run_blocks(lambda r0, r1: seen.append(threading.get_ident()),
+                       kernels.split_rows(4, 2), lambda r0, r1: (r0, r1))
+    queue.put(len(set(seen)))
+
+
+def test_row_blocks_run_in_a_forked_child_after_the_parent_ran_them():
+    """A child forked after the parent made its worker threads makes its own."""
+    import multiprocessing
+
+    kernels.run_blocks(lambda: None, kernels.split_rows(4, 2), lambda r0, r1: ())
+    assert kernels._pool
+    context = multiprocessing.get_context("fork")
+    queue = context.Queue()
+    child = context.Process(target=_blocks_in_child, args=(queue,))
+    child.start()
+    assert queue.get(timeout=60) == 2
+    child.join(60)
+    assert child.exitcode == 0
+
+
 def test_other_threads_neither_pin_blas_nor_compile_loops_that_would_need_it():
     """OpenBLAS does not take back, from one thread, a count another thread lowered: only the
     main thread pins, so elsewhere a stock-sized step (2^19) loops in Python around NumPy's

@@ -558,6 +558,7 @@ QUICK_SLEEP_TIMEOUT = 22
 ROW_BLOCK_MIN_ROWS = 8
 
 _pool = []  # the worker threads of row blocks (a ThreadPoolExecutor, made on first use)
+os.register_at_fork(after_in_child=_pool.clear)  # a forked child has none of its threads
 
 
 def _blas_workers_sleep_soon():
