@@ -3,10 +3,12 @@
 Every comparison runs the same layer twice, once with LSTMKIT_NO_JIT=1 (the NumPy loops of
 core.sequence calling the cells' step functions) and once on the automatic path, and holds
 each output, final state and gradient to the per-tensor error max|a - b| / max(max|b|, 1e-8)
-below 2e-6 in float32 and 1e-12 in float64. Both ways of running the fast path are covered:
-the whole time loop compiled (small steps) and the Python loop around one GEMM and one fused
-kernel per step (kernels.*_MAX_MACS moved to force each). Each test also checks that
-the compiled functions it expects were called (kernels.calls) and hold compiled signatures.
+below 2e-6 in float32 and 1e-12 in float64. The three ways of running the fast path are
+covered: the whole time loop compiled (small steps), the Python loop around one GEMM and one
+fused kernel per step (kernels.*_MAX_MACS moved to force each), and row blocks (the whole
+loop on two blocks of rows at once, kernels.row_blocks replaced to force them). Each test
+also checks that the compiled functions it expects were called (kernels.calls) and hold
+compiled signatures.
 """
 
 import ctypes
@@ -346,6 +348,32 @@ def test_row_blocks_only_where_openblas_workers_sleep_soon(timeout, threads, sha
         thread.start()
         thread.join(60)
         assert seen == [((0, shape[0]),)]  # other threads: one block (only main pins BLAS)
+
+
+
+def test_a_layer_runs_row_blocks_by_itself_with_blas_pinned(monkeypatch):
+    """With 2 BLAS threads and OPENBLAS_THREAD_TIMEOUT=22 a stock-sized layer (32 rows, 2^19
+    multiply-adds a step) runs forward and BPTT in two row blocks, BLAS pinned to one thread
+    around the input projection and both loops, and equals the NumPy path."""
+    monkeypatch.setenv("OPENBLAS_THREAD_TIMEOUT", "22")
+    pinned = []
+    real = kernels.one_blas_thread
+
+    def recording():
+        pinned.append(True)
+        return real()
+
+    monkeypatch.setattr(kernels, "one_blas_thread", recording)
+    layer = lstmkit.LSTM(3, 64, seed=0)
+    rng = np.random.default_rng(0)
+    X = rng.normal(size=(5, 32, 3)).astype(np.float32)
+    dY = rng.normal(size=(5, 32, 64)).astype(np.float32)
+    with threadpool_limits(2):
+        state = [rng.normal(size=(1, 32, 64)).astype(np.float32) for _ in range(2)]
+        reference, fast, ran = both_paths(monkeypatch, layer, X, state, dY, state, {})
+    assert ran == {"lstm_forward_blocks": 1, "lstm_backward_blocks": 1}
+    assert len(pinned) == 3
+    assert_close(fast, reference, np.float32)
 
 
 def test_row_blocks_run_at_once_on_their_own_threads_with_blas_on_one():

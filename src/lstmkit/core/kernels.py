@@ -530,7 +530,8 @@ def blas_for_whole_loop(N, H, n_gates):
     """The block that runs a compiled whole loop: BLAS pinned to one thread (one_blas_thread)
     when the step's GEMM is above UNPINNED_MAX_MACS; below, OpenBLAS keeps it on the calling
     thread by itself and the pinning would only cost its calls (about 0.1 ms from cold
-    caches, a tenth of the tiny configuration's forward)."""
+    caches, a tenth of the tiny configuration's forward). Row blocks only run steps above
+    UNPINNED_MAX_MACS (row_blocks), so they always run pinned."""
     if N * H * n_gates * H <= UNPINNED_MAX_MACS:
         return contextlib.nullcontext()
     return one_blas_thread()
@@ -637,12 +638,6 @@ def _mode(blocks, loop):
     return "blocks" if len(blocks) > 1 else "loop" if loop else "step"
 
 
-def _loop_blas(blocks, N, H, n_gates):
-    """The block around compiled whole loops: BLAS on one thread for several row blocks,
-    else as blas_for_whole_loop says."""
-    return blas_for_blocks(blocks) if len(blocks) > 1 else blas_for_whole_loop(N, H, n_gates)
-
-
 def _input_projection(X, W_x, out):
     """out = X W_x, X (T*N, D): one GEMM, or with D = 1 the outer product it is, by
     broadcasting (NumPy's matmul takes 1.5 ms for 3200 x 1 x 256, broadcasting 0.4 ms; the
@@ -714,7 +709,7 @@ def unroll(step, params, X, state, valid, reverse, keep):
         Cs[first] = state.C
         P = _peepholes(step, params, dtype)
         if loop:
-            with _loop_blas(blocks, N, H, step.n_gates):
+            with blas_for_whole_loop(N, H, step.n_gates):
                 run_blocks(f.forward_loop, blocks, lambda r0, r1: (
                     XW, b, W_h, Hs, Cs, P, valid_b, Y, HW[r0:r1], masked, reverse, gemm, r0, r1))
         else:
@@ -732,7 +727,7 @@ def unroll(step, params, X, state, valid, reverse, keep):
     b_h = np.zeros(GH, dtype) if b_h is None else np.ascontiguousarray(b_h, dtype)
     HW_n = workspace.empty((T, N, H), dtype)
     if loop:
-        with _loop_blas(blocks, N, H, step.n_gates):
+        with blas_for_whole_loop(N, H, step.n_gates):
             run_blocks(f.forward_loop, blocks, lambda r0, r1: (
                 XW, b, W_h, b_h, Hs, HW_n, valid_b, Y, HW[r0:r1], masked, reverse, gemm, r0, r1))
     else:
@@ -779,7 +774,7 @@ def bptt(step, params, dY, dstate, tape, truncate):
         dC = np.array(dstate.C, dtype, order="C")
         P = _peepholes(step, params, dtype)
         if loop:
-            with _loop_blas(blocks, N, H, step.n_gates):
+            with blas_for_whole_loop(N, H, step.n_gates):
                 run_blocks(f.backward_loop, blocks, lambda r0, r1: (
                     G, W_hT, buffers.C, dY, dXW, dH_gemm, dH_carry, dC, P, valid_b, masked,
                     reverse, truncate, gemm, r0, r1))
@@ -793,7 +788,7 @@ def bptt(step, params, dY, dstate, tape, truncate):
         return dXW, dXW, LSTMState(dH_gemm + dH_carry, dC)
     dHW = workspace.empty((T, N, GH), dtype)
     if loop:
-        with _loop_blas(blocks, N, H, step.n_gates):
+        with blas_for_whole_loop(N, H, step.n_gates):
             run_blocks(f.backward_loop, blocks, lambda r0, r1: (
                 G, W_hT, buffers.H, buffers.HW_n, dY, dXW, dHW, dH_gemm, dH_carry, valid_b,
                 masked, reverse, truncate, gemm, r0, r1))
