@@ -300,17 +300,23 @@ def test_without_numpys_gemm_the_whole_loop_falls_back_to_np_dot(variant, monkey
     assert_compiled_and_ran(ran, layer, "whole loop")
 
 
-def test_the_whole_loop_pins_blas_only_above_what_openblas_keeps_on_one_thread(monkeypatch):
-    """A step GEMM of at most UNPINNED_MAX_MACS (2^18, OpenBLAS's own one-thread bound) runs
-    the whole loop without pinning; a stock-sized one (2^19) pins, forward and BPTT."""
-    pinned = []
+@pytest.fixture
+def pinned(monkeypatch):
+    """A list that gets one entry each time the runner pins BLAS (kernels.one_blas_thread)."""
+    calls = []
     real = kernels.one_blas_thread
 
     def recording():
-        pinned.append(True)
+        calls.append(True)
         return real()
 
     monkeypatch.setattr(kernels, "one_blas_thread", recording)
+    return calls
+
+
+def test_the_whole_loop_pins_blas_only_above_what_openblas_keeps_on_one_thread(pinned):
+    """A step GEMM of at most UNPINNED_MAX_MACS (2^18, OpenBLAS's own one-thread bound) runs
+    the whole loop without pinning; a stock-sized one (2^19) pins, forward and BPTT."""
     for N, expected in ((16, 0), (32, 2)):
         pinned.clear()
         before = dict(kernels.calls)
@@ -351,19 +357,11 @@ def test_row_blocks_only_where_openblas_workers_sleep_soon(timeout, threads, sha
 
 
 
-def test_a_layer_runs_row_blocks_by_itself_with_blas_pinned(monkeypatch):
+def test_a_layer_runs_row_blocks_by_itself_with_blas_pinned(pinned, monkeypatch):
     """With 2 BLAS threads and OPENBLAS_THREAD_TIMEOUT=22 a stock-sized layer (32 rows, 2^19
     multiply-adds a step) runs forward and BPTT in two row blocks, BLAS pinned to one thread
     around the input projection and both loops, and equals the NumPy path."""
     monkeypatch.setenv("OPENBLAS_THREAD_TIMEOUT", "22")
-    pinned = []
-    real = kernels.one_blas_thread
-
-    def recording():
-        pinned.append(True)
-        return real()
-
-    monkeypatch.setattr(kernels, "one_blas_thread", recording)
     layer = lstmkit.LSTM(3, 64, seed=0)
     rng = np.random.default_rng(0)
     X = rng.normal(size=(5, 32, 3)).astype(np.float32)
