@@ -95,6 +95,7 @@ def environment():
     """Versions, BLAS pools and the CPU, for the JSON and the printout."""
     import numba
     import torch
+    from llvmlite import binding as llvm
     from threadpoolctl import threadpool_info
 
     cpu = platform.processor()
@@ -106,14 +107,16 @@ def environment():
     except OSError:
         pass
     pools = [{"api": p["user_api"], "internal": p["internal_api"], "version": p.get("version"),
-              "library": Path(p["filepath"]).name, "threads": p["num_threads"]}
+              "library": Path(p["filepath"]).name, "threads": p["num_threads"],
+              "architecture": p.get("architecture")}
              for p in threadpool_info()]
     return {
         "python": platform.python_version(), "numpy": np.__version__,
         "OPENBLAS_THREAD_TIMEOUT": os.environ.get("OPENBLAS_THREAD_TIMEOUT"),
         "numba": numba.__version__, "torch": torch.__version__,
         "torch_mkldnn": bool(torch.backends.mkldnn.is_available()),
-        "cpu": cpu, "cores": os.cpu_count(), "dtype": np.dtype(DTYPE).name,
+        "cpu": cpu, "cpu_name": llvm.get_host_cpu_name(), "cores": os.cpu_count(),
+        "dtype": np.dtype(DTYPE).name,
         "blas_pools": pools,
     }
 
@@ -420,10 +423,13 @@ def render(results):
         lines.append(f"- run {k}: `{run_result['command']}`, git {run_result['git_sha']}{dirty}, "
                      f"{run_result['date']}")
     lines += [
-        f"- {env['cpu']}, {env['cores']} cores; python {env['python']}, numpy {env['numpy']}, "
-        f"numba {env['numba']}, torch {env['torch']} (oneDNN {env['torch_mkldnn']})",
-        "- BLAS: " + "; ".join(f"{p['library']} ({p['internal']} {p['version']})"
-                              for p in env["blas_pools"] if p["api"] == "blas"),
+        f"- {env['cpu']} ({env.get('cpu_name', 'cpu name not recorded')}), {env['cores']} cores; "
+        f"python {env['python']}, numpy {env['numpy']}, numba {env['numba']}, "
+        f"torch {env['torch']} (oneDNN {env['torch_mkldnn']})",
+        "- BLAS: " + "; ".join(
+            f"{p['library']} ({p['internal']} {p['version']}, "
+            f"{p.get('architecture') or 'kernels not recorded'})"
+            for p in env["blas_pools"] if p["api"] == "blas"),
         f"- {result['dtype']}, median of {result['repeats']} interleaved repeats per "
         "implementation, threads set together for torch, BLAS and numba; "
         f"{result.get('settle_s')} s of busy waiting before each timed call and "
