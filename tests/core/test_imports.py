@@ -1,7 +1,7 @@
 """core/ is the article in NumPy: it imports only numpy, a few standard-library helpers and
 itself; numba only in core/kernels.py, the optional fast-kernel module, which alone also
-reaches the BLAS that numba's np.dot calls (scipy), calls NumPy's own BLAS from compiled code
-(ctypes, pathlib, llvmlite) and pins their threads (threadpoolctl)."""
+writes its GEMM tile kernels in LLVM IR (llvmlite), finds and pins NumPy's BLAS (pathlib,
+threadpoolctl) and runs row blocks on threads (concurrent)."""
 
 import ast
 from pathlib import Path
@@ -10,8 +10,8 @@ import lstmkit.core
 
 CORE = Path(lstmkit.core.__file__).parent
 ALLOWED = {"numpy", "dataclasses", "typing", "os", "math", "functools", "contextlib",
-           "threading", "sys", "lstmkit"}
-FAST_KERNELS = {"numba", "scipy", "threadpoolctl", "ctypes", "pathlib", "llvmlite",
+           "threading", "sys", "itertools", "lstmkit"}
+FAST_KERNELS = {"numba", "threadpoolctl", "pathlib", "llvmlite",
                 "concurrent"}  # core/kernels.py only
 
 

@@ -4,24 +4,22 @@ Every comparison runs the same layer twice, once with LSTMKIT_NO_JIT=1 (the NumP
 core.sequence calling the cells' step functions) and once on the automatic path, and holds
 each output, final state and gradient to the per-tensor error max|a - b| / max(max|b|, 1e-8)
 below 2e-6 in float32 and 1e-12 in float64. The three ways of running the fast path are
-covered: the whole time loop compiled (small steps), the Python loop around one GEMM and one
-fused kernel per step (kernels.*_MAX_MACS moved to force each), and row blocks (the whole
-loop on two blocks of rows at once, kernels.row_blocks replaced to force them). Each test
+covered: the whole time loop compiled (small steps; its GEMMs by lstmkit's tile kernels on
+the packed weights), the Python loop around one NumPy GEMM and one fused kernel per step
+(kernels.WHOLE_LOOP_MAX_MACS moved to force each), and row blocks (the whole loop on two
+blocks of rows at once, kernels.row_blocks replaced to force them). Each test
 also checks that the compiled functions it expects were called (kernels.calls) and hold
 compiled signatures.
 """
 
-import ctypes
 import subprocess
 import sys
 import threading
 import tracemalloc
-from pathlib import Path
 
 import numba
 import numpy as np
 import pytest
-import scipy.linalg.cython_blas  # noqa: F401 (SciPy's BLAS, numba's np.dot, counted from the start)
 from threadpoolctl import threadpool_info, threadpool_limits
 
 import lstmkit
@@ -43,12 +41,11 @@ STACKS = {"1 layer": dict(num_layers=1), "2 layers bidirectional": dict(num_laye
                                                                        bidirectional=True)}
 PADDINGS = {"full": {}, "lengths": {"lengths": np.array([T, 0, 3])},
             "left-mask": {"mask": np.arange(T)[None, :] >= np.array([0, 2, T - 1])[:, None]}}
-PATHS = {"whole loop": 2**60, "per step": -1, "row blocks": -1}  # both kernels.*_MAX_MACS
+PATHS = {"whole loop": 2**60, "per step": -1, "row blocks": -1}  # kernels.WHOLE_LOOP_MAX_MACS
 
 
 def force_path(monkeypatch, path):
     monkeypatch.setattr(kernels, "WHOLE_LOOP_MAX_MACS", PATHS[path])
-    monkeypatch.setattr(kernels, "UNPINNED_MAX_MACS", PATHS[path])
     if path == "row blocks":  # two blocks of the N = 3 rows, (0, 1) and (1, 3), two threads
         monkeypatch.setattr(kernels, "row_blocks", lambda N, H, n_gates: kernels.split_rows(N, 2))
 
@@ -221,17 +218,23 @@ def test_uncovered_options_and_no_jit_run_the_numpy_path(monkeypatch):
         monkeypatch.delenv("LSTMKIT_NO_JIT", raising=False)
 
 
-def test_whole_loop_is_chosen_for_small_steps_only():
-    """A step's GEMM of at most 2^19 multiply-adds (faster on one BLAS thread than on two)."""
-    assert kernels.whole_loop(1, 32, 4)  # tiny: N=1, H=32
-    assert kernels.whole_loop(32, 64, 4)  # stock: 32 x 64 x 256 = 2^19
-    assert not kernels.whole_loop(64, 128, 4)  # mnist
-    assert not kernels.whole_loop(128, 512, 3)
-    before = dict(kernels.calls)
-    lstmkit.LSTM(8, 32)(np.zeros((20, 1, 8), np.float32))
-    lstmkit.LSTM(8, 128)(np.zeros((2, 64, 8), np.float32))
-    ran = {k for k, n in kernels.calls.items() if n > before.get(k, 0)}
-    assert ran == {"lstm_forward_loop", "lstm_forward_step"}
+def test_whole_loop_is_chosen_for_small_steps_or_one_blas_thread():
+    """With several BLAS threads, a step's GEMM of at most 2^19 multiply-adds; with one, any."""
+    with threadpool_limits(2):
+        assert kernels.whole_loop(1, 32, 4)  # tiny: N=1, H=32
+        assert kernels.whole_loop(32, 64, 4)  # stock: 32 x 64 x 256 = 2^19
+        assert not kernels.whole_loop(64, 128, 4)  # mnist
+        assert not kernels.whole_loop(128, 512, 3)
+        before = dict(kernels.calls)
+        lstmkit.LSTM(8, 32)(np.zeros((20, 1, 8), np.float32))
+        lstmkit.LSTM(8, 128)(np.zeros((2, 64, 8), np.float32))
+        ran = {k for k, n in kernels.calls.items() if n > before.get(k, 0)}
+        assert ran == {"lstm_forward_loop", "lstm_forward_step"}
+    with threadpool_limits(1):
+        assert kernels.whole_loop(64, 128, 4) and kernels.whole_loop(128, 512, 3)
+        before = dict(kernels.calls)
+        lstmkit.LSTM(8, 128)(np.zeros((2, 64, 8), np.float32))
+        assert kernels.calls["lstm_forward_loop"] == before.get("lstm_forward_loop", 0) + 1
 
 
 def blas_counts():
@@ -240,9 +243,10 @@ def blas_counts():
             for info in threadpool_info() if info["user_api"] == "blas"}
 
 
-def test_the_whole_loop_runs_with_blas_on_one_thread_and_restores_it():
-    """one_blas_thread pins every BLAS library, SciPy's (numba's np.dot) among them, to one
-    thread, and gives each its thread count back after, also after an error."""
+def test_one_blas_thread_pins_numpys_blas_and_restores_it():
+    """one_blas_thread (row blocks' input projection) pins NumPy's BLAS to one thread and
+    gives it its thread count back after, also after an error."""
+    numpy_blas = kernels._numpy_blas().filepath
     with threadpool_limits(2):
         before = blas_counts()
         with kernels.one_blas_thread():
@@ -250,54 +254,30 @@ def test_the_whole_loop_runs_with_blas_on_one_thread_and_restores_it():
         with pytest.raises(RuntimeError, match="inside the block"), kernels.one_blas_thread():
             raise RuntimeError("an error inside the block")
         after = blas_counts()
-    assert any("scipy" in path and "numpy" not in path for path in inside), inside
-    assert set(inside.values()) == {1}
+    assert "numpy" in numpy_blas and before[numpy_blas] == 2 and inside[numpy_blas] == 1
     assert after == before
 
 
-
-class _DlInfo(ctypes.Structure):
-    _fields_ = [("dli_fname", ctypes.c_char_p), ("dli_fbase", ctypes.c_void_p),
-                ("dli_sname", ctypes.c_char_p), ("dli_saddr", ctypes.c_void_p)]
-
-
-def symbol_at(address):
-    """(library file, symbol name) that the dynamic linker finds at address (dladdr)."""
-    info = _DlInfo()
-    assert ctypes.CDLL(None).dladdr(ctypes.c_void_p(address), ctypes.byref(info))
-    return info.dli_fname.decode(), info.dli_sname.decode()
-
-
 @pytest.mark.parametrize("dtype", [np.float32, np.float64], ids=["float32", "float64"])
-def test_the_compiled_loops_call_numpys_own_gemm(dtype):
-    """gemm_address finds the cblas GEMM of the BLAS NumPy itself links (its wheel's
-    scipy-openblas64), not SciPy's, and _matmul computes A B with it as np.dot does."""
-    library, symbol = symbol_at(kernels.gemm_address(np.dtype(dtype)))
-    numpy_blas = [info["filepath"] for info in threadpool_info()
-                  if info["user_api"] == "blas" and "numpy" in info["filepath"]]
-    assert numpy_blas and Path(library).resolve() == Path(numpy_blas[0]).resolve(), library
-    assert symbol == ("scipy_cblas_sgemm64_" if dtype == np.float32 else "scipy_cblas_dgemm64_")
-
-    matmul = numba.njit(kernels._matmul)
+def test_packed_matmul_equals_the_product_for_every_shape_of_tile(dtype):
+    """The compiled loops' GEMM: whole tiles of TILE_ROWS rows and single rows, whole panels
+    and a last partial one, and one inner dimension; against a float64 product."""
+    matmul = numba.njit(kernels._packed_matmul)
+    w = kernels.panel_width(dtype)
+    assert w == 2 * 32 // np.dtype(dtype).itemsize or w == 2 * 64 // np.dtype(dtype).itemsize
     rng = np.random.default_rng(0)
-    for M in (1, 5):
-        A, B = rng.normal(size=(M, 7)).astype(dtype), rng.normal(size=(7, 3)).astype(dtype)
-        for gemm in (kernels.gemm_address(np.dtype(dtype)), 0):
-            out = np.full((M, 3), np.nan, dtype)
-            matmul(gemm, A, B, out)
-            assert error(out, A @ B) < TOL[dtype], (M, gemm)
-
-
-@pytest.mark.parametrize("variant", ["LSTM-peephole", "GRU"])
-def test_without_numpys_gemm_the_whole_loop_falls_back_to_np_dot(variant, monkeypatch):
-    """Where NumPy's BLAS has no 64-bit cblas GEMM (gemm_address 0), the whole loop calls
-    numba's np.dot and still equals the NumPy path."""
-    force_path(monkeypatch, "whole loop")
-    monkeypatch.setattr(kernels, "gemm_address", lambda dtype: 0)
-    layer = make_layer(variant, "2 layers bidirectional", np.float64)
-    reference, fast, ran = both_paths(monkeypatch, layer, *inputs(layer, np.float64), {})
-    assert_close(fast, reference, np.float64)
-    assert_compiled_and_ran(ran, layer, "whole loop")
+    for M in (1, 3, kernels.TILE_ROWS, 2 * kernels.TILE_ROWS + 1):
+        for K in (1, 9, 70):
+            for cols in (5, w, w + 3, 3 * w):
+                A = rng.normal(size=(M, K)).astype(dtype)
+                B = rng.normal(size=(K, cols)).astype(dtype)
+                packed = kernels.pack_columns(B)
+                assert packed.shape == (-(-cols // w), K, w) and packed.flags.c_contiguous
+                out = np.full((M, cols + 2), np.nan, dtype)[:, :cols]  # beyond: left alone
+                out = np.ascontiguousarray(out)
+                matmul(A, packed, out)
+                reference = A.astype(np.float64) @ B.astype(np.float64)
+                assert error(out, reference) < TOL[dtype] / 4, (M, K, cols)
 
 
 @pytest.fixture
@@ -314,19 +294,16 @@ def pinned(monkeypatch):
     return calls
 
 
-def test_the_whole_loop_pins_blas_only_above_what_openblas_keeps_on_one_thread(pinned):
-    """A step GEMM of at most UNPINNED_MAX_MACS (2^18, OpenBLAS's own one-thread bound) runs
-    the whole loop without pinning; a stock-sized one (2^19) pins, forward and BPTT."""
-    for N, expected in ((16, 0), (32, 2)):
-        pinned.clear()
-        before = dict(kernels.calls)
-        layer = lstmkit.LSTM(1, 64, seed=0)
-        layer(np.zeros((5, N, 1), np.float32))
-        layer.backward(np.ones((5, N, 64), np.float32))
-        ran = {k for k, n in kernels.calls.items() if n > before.get(k, 0)}
-        assert ran == {"lstm_forward_loop", "lstm_backward_loop"}
-        assert len(pinned) == expected, (N, pinned)
-
+def test_the_whole_loop_never_pins_blas(pinned):
+    """The whole loop's GEMMs are lstmkit's own, on the calling thread: nothing to pin,
+    forward and BPTT, whatever the step's size."""
+    before = dict(kernels.calls)
+    layer = lstmkit.LSTM(1, 64, seed=0)
+    layer(np.zeros((5, 32, 1), np.float32))
+    layer.backward(np.ones((5, 32, 64), np.float32))
+    ran = {k for k, n in kernels.calls.items() if n > before.get(k, 0)}
+    assert ran == {"lstm_forward_loop", "lstm_backward_loop"}
+    assert pinned == []
 
 
 @pytest.mark.parametrize(("timeout", "threads", "shape", "expected"), [
@@ -336,7 +313,7 @@ def test_the_whole_loop_pins_blas_only_above_what_openblas_keeps_on_one_thread(p
     (None, 2, (64, 128, 4), ((0, 64),)),  # OpenBLAS's default: its workers spin 0.1 s
     ("23", 2, (64, 128, 4), ((0, 64),)),
     ("soon", 2, (64, 128, 4), ((0, 64),)),
-    ("22", 2, (16, 64, 4), ((0, 16),)),  # 2^18: OpenBLAS keeps it on one thread anyway
+    ("22", 2, (16, 64, 4), ((0, 16),)),  # 2^18: ROW_BLOCK_MIN_MACS
     ("22", 2, (12, 256, 4), ((0, 12),)),  # fewer than 2 x 8 rows
 ])
 def test_row_blocks_only_where_openblas_workers_sleep_soon(timeout, threads, shape, expected,
@@ -360,7 +337,7 @@ def test_row_blocks_only_where_openblas_workers_sleep_soon(timeout, threads, sha
 def test_a_layer_runs_row_blocks_by_itself_with_blas_pinned(pinned, monkeypatch):
     """With 2 BLAS threads and OPENBLAS_THREAD_TIMEOUT=22 a stock-sized layer (32 rows, 2^19
     multiply-adds a step) runs forward and BPTT in two row blocks, BLAS pinned to one thread
-    around the input projection and both loops, and equals the NumPy path."""
+    around the input projection (the loops call no BLAS), and equals the NumPy path."""
     monkeypatch.setenv("OPENBLAS_THREAD_TIMEOUT", "22")
     layer = lstmkit.LSTM(3, 64, seed=0)
     rng = np.random.default_rng(0)
@@ -370,7 +347,7 @@ def test_a_layer_runs_row_blocks_by_itself_with_blas_pinned(pinned, monkeypatch)
         state = [rng.normal(size=(1, 32, 64)).astype(np.float32) for _ in range(2)]
         reference, fast, ran = both_paths(monkeypatch, layer, X, state, dY, state, {})
     assert ran == {"lstm_forward_blocks": 1, "lstm_backward_blocks": 1}
-    assert len(pinned) == 3
+    assert len(pinned) == 1
     assert_close(fast, reference, np.float32)
 
 
@@ -397,7 +374,7 @@ def test_row_blocks_run_at_once_on_their_own_threads_with_blas_on_one():
     with pytest.raises(ValueError, match="block 5-10 failed"):
         kernels.run_blocks(failing, kernels.split_rows(10, 2), lambda r0, r1: (r0, r1))
     with threadpool_limits(2), kernels.blas_for_blocks(blocks):
-        assert set(blas_counts().values()) == {1}
+        assert blas_counts()[kernels._numpy_blas().filepath] == 1
 
 
 
@@ -423,20 +400,18 @@ def test_row_blocks_run_in_a_forked_child_after_the_parent_ran_them():
     assert child.exitcode == 0
 
 
-def test_other_threads_neither_pin_blas_nor_compile_loops_that_would_need_it():
+def test_other_threads_run_the_whole_loop_and_leave_blas_alone():
     """OpenBLAS does not take back, from one thread, a count another thread lowered: only the
-    main thread pins, so elsewhere a stock-sized step (2^19) loops in Python around NumPy's
-    GEMM, and one_blas_thread leaves the counts alone."""
+    main thread runs row blocks (which pin BLAS). Another thread runs the same sizes in the
+    whole loop, which calls no BLAS, and the thread counts stay as they were."""
     seen = {}
 
     def worker():
-        seen["stock"] = kernels.whole_loop(32, 64, 4)
-        seen["small"] = kernels.whole_loop(16, 64, 4)
-        with kernels.one_blas_thread():
-            seen["inside"] = blas_counts()
+        seen["blocks"] = kernels.row_blocks(32, 64, 4)
         before = dict(kernels.calls)
         lstmkit.LSTM(1, 64)(np.zeros((5, 32, 1), np.float32))
         seen["ran"] = {k for k, n in kernels.calls.items() if n > before.get(k, 0)}
+        seen["inside"] = blas_counts()
 
     with threadpool_limits(2):
         before = blas_counts()
@@ -444,10 +419,7 @@ def test_other_threads_neither_pin_blas_nor_compile_loops_that_would_need_it():
         thread.start()
         thread.join(60)
         assert blas_counts() == before
-    assert kernels.whole_loop(32, 64, 4)  # the main thread
-    assert seen["stock"] is False and seen["small"] is True
-    assert seen["inside"] == before
-    assert seen["ran"] == {"lstm_forward_step"}
+    assert seen == {"blocks": ((0, 32),), "ran": {"lstm_forward_loop"}, "inside": before}
 
 
 @pytest.mark.parametrize("path", PATHS)

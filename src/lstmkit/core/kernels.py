@@ -44,8 +44,8 @@ sigma(x) = (1 + tanh(x / 2)) / 2.
 """
 
 import contextlib
-import ctypes
 import functools
+import itertools
 import math
 import os
 import threading
@@ -55,8 +55,9 @@ from typing import NamedTuple
 
 import numba
 import numpy as np
+from llvmlite import binding as llvm
 from llvmlite import ir
-from numba.core import types
+from numba.core import cgutils, types
 from numba.extending import intrinsic, overload, register_jitable
 
 from lstmkit.core import workspace
@@ -66,19 +67,13 @@ from lstmkit.core.lstm import LSTMCache, LSTMState, LSTMStep
 from lstmkit.core.sequence import gate_blocks
 
 # The whole time loop is compiled when a step's GEMM has at most this many multiply-adds
-# (N * H * G*H), and runs with BLAS on one thread (one_blas_thread): below about 2^19
-# multiply-adds a GEMM is faster on one thread than on two here (OpenBLAS 0.3.30/0.3.31,
-# 32 x 64 x 256: 22 us on one, 33 us on two). OpenBLAS keeps a GEMM of at most
-# UNPINNED_MAX_MACS on the calling thread by itself (blas_for_whole_loop then leaves it
-# alone); between the two, the thread count has to be pinned, which only the main thread
-# does (OpenBLAS does not take back a count that another thread lowered), so other threads
-# compile the whole loop up to UNPINNED_MAX_MACS only. Larger steps loop in Python around
-# NumPy's GEMM (on all of BLAS's threads), where the Python work of a step (a few us) is
-# small beside its arithmetic, unless row blocks run them (row_blocks). (Measured and
-# rejected: splitting one step's GEMM into single-thread row blocks inside the compiled loop,
-# each block waiting for the others at every step.)
+# (N * H * G*H), or whatever its size when NumPy's BLAS runs on one thread: its GEMMs then run
+# on the calling thread, by the tile kernels on the packed weights (pack_columns), with no
+# Python work between steps. Larger steps loop in Python around NumPy's GEMM on all of BLAS's
+# threads, unless row blocks run them (row_blocks): measured at 2 threads, OpenBLAS's default
+# timeout, the whole loop against that per-step path takes 0.8-1.1x the time on stock
+# (2^19), 1.1-1.2x on mnist (2^22), 1.0-1.25x on charlm (2^23) and 1.2-1.5x on large.
 WHOLE_LOOP_MAX_MACS = 2**19
-UNPINNED_MAX_MACS = 2**18
 
 # error_model="numpy": a float division never raises (the check is a branch that stops LLVM
 # from vectorising a loop); contract: a * b + c may become one fused multiply-add; nogil: row
@@ -144,80 +139,139 @@ def _sigmoid_impl(x):
     return sigmoid64
 
 
-# ---------------------------------------------------------------- NumPy's BLAS from compiled code
+# ---------------------------------------------------------------- the step's GEMM
 
-# Row-major, no transposes: the CBLAS enums (cblas.h).
-_CBLAS_ROW_MAJOR, _CBLAS_NO_TRANS = 101, 111
+# Every step multiplies a few rows (H_{t-1}, or dZ_t in BPTT) by the same weight matrix. A
+# BLAS call repacks that matrix into its kernel's layout on every step, which for a few rows
+# costs as much as the multiply-adds; here it is packed once per sequence (pack_columns), and
+# the compiled loops multiply by the packed matrix with the tile kernels below. One thread
+# (AMD EPYC znver4, float32): 16 x 256 x 1024 (charlm's row block) 75 us against OpenBLAS's
+# 178, 32 x 128 x 512 (mnist's) 37 against 51, 1 x 32 x 128 (tiny's) 0.11 against 1.2.
+#
+# B (K, N) is packed into panels of PANEL columns, (P, K, PANEL) with the last zero-padded;
+# a tile kernel computes TILE_ROWS (or 1) rows of A times one panel, its accumulators
+# TILE_ROWS x 2 SIMD vectors kept in registers over the whole of K: per k, two vector loads
+# of the panel and one broadcast of A per row feed 2 TILE_ROWS fused multiply-adds.
+_VECTOR_BYTES = 64 if "+avx512f" in (numba.config.CPU_FEATURES
+                                     or llvm.get_host_cpu_features().flatten()).split(",") else 32
+_PANEL_VECTORS = 2
+TILE_ROWS = 4
 
 
-@intrinsic
-def _cblas_gemm(typingctx, address, A, B, C):
-    """C = A B by the cblas_?gemm at `address` (64-bit integers), A (M, K), B (K, N) and
-    C (M, N) C-contiguous of one float dtype."""
-    arrays = (A, B, C)
-    if not (isinstance(address, types.Integer)
-            and all(isinstance(a, types.Array) and a.ndim == 2 and a.layout == "C"
-                    for a in arrays)
-            and len({a.dtype for a in arrays}) == 1 and isinstance(A.dtype, types.Float)):
-        return None
+def panel_width(dtype):
+    """Columns per panel of a packed matrix: two SIMD vectors of dtype."""
+    return _PANEL_VECTORS * _VECTOR_BYTES // np.dtype(dtype).itemsize
 
-    def codegen(context, builder, signature, args):
-        i32, i64 = ir.IntType(32), ir.IntType(64)
-        real = context.get_value_type(A.dtype)
-        fnty = ir.FunctionType(ir.VoidType(), [i32, i32, i32, i64, i64, i64, real,
-                                               real.as_pointer(), i64, real.as_pointer(), i64,
-                                               real, real.as_pointer(), i64])
-        gemm = builder.inttoptr(args[0], fnty.as_pointer())
-        a, b, c = (context.make_array(t)(context, builder, v)
-                   for t, v in zip(arrays, args[1:], strict=True))
-        M, K = builder.extract_value(a.shape, 0), builder.extract_value(a.shape, 1)
-        N = builder.extract_value(b.shape, 1)
-        enum = lambda v: ir.Constant(i32, v)  # noqa: E731
-        builder.call(gemm, [enum(_CBLAS_ROW_MAJOR), enum(_CBLAS_NO_TRANS), enum(_CBLAS_NO_TRANS),
-                            M, N, K, ir.Constant(real, 1.0), a.data, K, b.data, N,
-                            ir.Constant(real, 0.0), c.data, N])
-        return context.get_dummy_value()
 
-    return types.void(address, A, B, C), codegen
+def pack_columns(B):
+    """B (K, N) as panels (ceil(N / w), K, w) of w = panel_width columns, C-contiguous, the
+    last panel's missing columns 0: what _packed_matmul multiplies by."""
+    K, N = B.shape
+    w = panel_width(B.dtype)
+    full = N // w
+    packed = np.zeros((-(-N // w), K, w), B.dtype)
+    packed[:full] = B[:, :full * w].reshape(K, full, w).transpose(1, 0, 2)
+    packed[full:, :, :N - full * w] = B[:, full * w:]
+    return packed
+
+
+def _tile_kernel(rows):
+    """The intrinsic tile(A, B_packed, C, m0, p): C[m0:m0+rows, p*w:(p+1)*w] = A[m0:m0+rows]
+    times panel p (w = panel_width), columns beyond C's last left alone. A (M, K), C (M, N)
+    C-contiguous, one float dtype."""
+
+    @intrinsic
+    def tile(typingctx, A, B_packed, C, m0, p):
+        arrays = (A, B_packed, C)
+        if not (all(isinstance(a, types.Array) and a.layout == "C" for a in arrays)
+                and (A.ndim, B_packed.ndim, C.ndim) == (2, 3, 2)
+                and A.dtype == B_packed.dtype == C.dtype and isinstance(A.dtype, types.Float)):
+            return None
+
+        def codegen(context, builder, signature, args):
+            i32, i64 = ir.IntType(32), ir.IntType(64)
+            itemsize = A.dtype.bitwidth // 8
+            real = context.get_value_type(A.dtype)
+            lanes = _VECTOR_BYTES // itemsize
+            width = _PANEL_VECTORS * lanes
+            vector = ir.VectorType(real, lanes)
+            fmuladd = cgutils.get_or_insert_function(
+                builder.module, ir.FunctionType(vector, [vector] * 3),
+                f"llvm.fmuladd.v{lanes}f{A.dtype.bitwidth}")
+            a, b, c = (context.make_array(t)(context, builder, v)
+                       for t, v in zip(signature.args[:3], args[:3], strict=True))
+            K, N = builder.extract_value(a.shape, 1), builder.extract_value(c.shape, 1)
+            m0 = context.cast(builder, args[3], signature.args[3], types.int64)
+            col0 = builder.mul(context.cast(builder, args[4], signature.args[4], types.int64),
+                               ir.Constant(i64, width))
+            const = lambda v: ir.Constant(i64, v)  # noqa: E731
+            undef = ir.Constant(vector, ir.Undefined)
+            zeros = ir.Constant(ir.VectorType(i32, lanes), [0] * lanes)
+            acc = [[cgutils.alloca_once_value(builder, ir.Constant(vector, [0.0] * lanes))
+                    for _ in range(_PANEL_VECTORS)] for _ in range(rows)]
+            a_rows = [builder.mul(builder.add(m0, const(r)), K) for r in range(rows)]
+            panel = builder.mul(col0, K)  # panel p starts at p * K * width
+            with cgutils.for_range(builder, K) as loop:
+                k = loop.index
+                at = builder.add(panel, builder.mul(k, const(width)))
+                bv = [builder.load(builder.bitcast(builder.gep(b.data, [builder.add(
+                    at, const(v * lanes))]), vector.as_pointer()), align=itemsize)
+                      for v in range(_PANEL_VECTORS)]
+                for r in range(rows):
+                    x = builder.load(builder.gep(a.data, [builder.add(a_rows[r], k)]))
+                    x = builder.shuffle_vector(
+                        builder.insert_element(undef, x, ir.Constant(i32, 0)), undef, zeros)
+                    for v in range(_PANEL_VECTORS):
+                        builder.store(builder.call(fmuladd, [x, bv[v], builder.load(acc[r][v])]),
+                                      acc[r][v])
+            values = [[builder.load(acc[r][v]) for v in range(_PANEL_VECTORS)]
+                      for r in range(rows)]
+            starts = [builder.add(builder.mul(builder.add(m0, const(r)), N), col0)
+                      for r in range(rows)]
+            full = builder.icmp_signed("<=", builder.add(col0, const(width)), N)
+            with builder.if_else(full, likely=True) as (whole, partial):
+                with whole:
+                    for r, v in itertools.product(range(rows), range(_PANEL_VECTORS)):
+                        at = builder.gep(c.data, [builder.add(starts[r], const(v * lanes))])
+                        builder.store(values[r][v], builder.bitcast(at, vector.as_pointer()),
+                                      align=itemsize)
+                with partial:  # the last panel: its columns below N only
+                    for r, v, lane in itertools.product(range(rows), range(_PANEL_VECTORS),
+                                                        range(lanes)):
+                        j = const(v * lanes + lane)
+                        with builder.if_then(builder.icmp_signed("<", builder.add(col0, j), N)):
+                            builder.store(builder.extract_element(values[r][v],
+                                                                  ir.Constant(i32, lane)),
+                                          builder.gep(c.data, [builder.add(starts[r], j)]))
+            return context.get_dummy_value()
+
+        return types.void(A, B_packed, C, m0, p), codegen
+
+    return tile
+
+
+_tile_rows, _tile_row = _tile_kernel(TILE_ROWS), _tile_kernel(1)
 
 
 @register_jitable
-def _matmul(gemm, A, B, out):
-    """out = A B inside compiled code: NumPy's own BLAS at address `gemm` (gemm_address),
-    else, and for a single row, numba's np.dot (SciPy's BLAS; a GEMV for one row)."""
-    if gemm != 0 and A.shape[0] > 1:
-        _cblas_gemm(gemm, A, B, out)
-    else:
-        np.dot(A, B, out)
-
-
-# Where NumPy bundles OpenBLAS with 64-bit integers (its wheels: scipy-openblas64), the
-# CBLAS names carry a prefix and suffix.
-_GEMM_NAMES = ("scipy_cblas_{}gemm64_", "cblas_{}gemm64_")
-
-
-@functools.cache
-def gemm_address(dtype):
-    """The address of NumPy's own cblas_sgemm / cblas_dgemm with 64-bit integers, or 0 where
-    NumPy's BLAS has none (the compiled loops then call np.dot, SciPy's BLAS). numba's
-    np.dot reaches SciPy's OpenBLAS, whose small GEMMs are slower than NumPy's here (stock's
-    32 x 64 x 256: 28 against 19 us; charlm's 16 x 256 x 1024: 330 against 175 us)."""
-    lib = _numpy_blas()
-    if lib is None:
-        return 0
-    library = ctypes.CDLL(lib.filepath)
-    for name in _GEMM_NAMES:
-        function = getattr(library, name.format("s" if dtype == np.float32 else "d"), None)
-        if function is not None:
-            return ctypes.cast(function, ctypes.c_void_p).value
-    return 0
+def _packed_matmul(A, B_packed, out):
+    """out = A B inside compiled code, B given as pack_columns(B)."""
+    M = A.shape[0]
+    whole = M - M % TILE_ROWS
+    for p in range(B_packed.shape[0]):
+        for m0 in range(0, whole, TILE_ROWS):
+            _tile_rows(A, B_packed, out, m0, p)
+        for m0 in range(whole, M):
+            _tile_row(A, B_packed, out, m0, p)
 
 
 @functools.cache
 def _numpy_blas():
     """threadpoolctl's handle on the BLAS library NumPy itself links, or None."""
+    from threadpoolctl import ThreadpoolController
+
     numpy_dir = Path(np.__file__).resolve().parent
-    for lib in _blas_libraries():
+    for lib in ThreadpoolController().select(user_api="blas").lib_controllers:
         path = Path(lib.filepath).resolve()
         if path.is_relative_to(numpy_dir) or path.parent.name.startswith("numpy"):
             return lib  # numpy.libs/ (Linux, Windows) or numpy/.dylibs/ (macOS)
@@ -331,8 +385,8 @@ class Functions(NamedTuple):
 
     forward_step: object  # (..., t, ...): step t, after the caller's GEMM H_{t-1} W_h
     backward_step: object  # step t of BPTT, before the caller's GEMM dZ_t W_h^T
-    forward_loop: object  # the whole forward loop, BLAS (_matmul) inside
-    backward_loop: object  # the whole BPTT loop, BLAS (_matmul) inside
+    forward_loop: object  # the whole forward loop, its GEMMs on the packed W_h inside
+    backward_loop: object  # the whole BPTT loop, its GEMMs on the packed W_h^T inside
 
 
 @functools.cache
@@ -353,20 +407,20 @@ def lstm_functions(peephole, coupled):
                             valid[t], masked, peephole, coupled)
 
     @_jit
-    def forward_loop(XW, b, W_h, Hs, Cs, P, valid, Y, HW, masked, reverse, gemm, r0, r1):
+    def forward_loop(XW, b, W_h_packed, Hs, Cs, P, valid, Y, HW, masked, reverse, r0, r1):
         T = XW.shape[0]
         for s in range(T):
             t = T - 1 - s if reverse else s
             p, n = (t + 1, t) if reverse else (t, t + 1)
             H_prev = Hs[p][r0:r1]
-            _matmul(gemm, H_prev, W_h, HW)
+            _packed_matmul(H_prev, W_h_packed, HW)
             _lstm_forward_rows(XW[t][r0:r1], b, HW, H_prev, Cs[p][r0:r1], Hs[n][r0:r1],
                                Cs[n][r0:r1], P, valid[t][r0:r1], Y[t][r0:r1], masked, peephole,
                                coupled)
 
     @_jit
-    def backward_loop(G, W_hT, Cs, dY, dZ, dH_gemm, dH_carry, dC, P, valid, masked, reverse,
-                      truncate, gemm, r0, r1):
+    def backward_loop(G, W_hT_packed, Cs, dY, dZ, dH_gemm, dH_carry, dC, P, valid, masked,
+                      reverse, truncate, r0, r1):
         T = G.shape[0]
         dH_gemm, dH_carry, dC = dH_gemm[r0:r1], dH_carry[r0:r1], dC[r0:r1]
         for s in range(T):
@@ -380,7 +434,7 @@ def lstm_functions(peephole, coupled):
             _lstm_backward_rows(G[t][r0:r1], Cs[p][r0:r1], Cs[n][r0:r1], dH_gemm, dH_carry,
                                 dY[t][r0:r1], dC, dZ_t, P, valid[t][r0:r1], masked, peephole,
                                 coupled)
-            _matmul(gemm, dZ_t, W_hT, dH_gemm)  # (B10)
+            _packed_matmul(dZ_t, W_hT_packed, dH_gemm)  # (B10)
 
     return Functions(forward_step, backward_step, forward_loop, backward_loop)
 
@@ -463,20 +517,20 @@ def gru_backward_step(G, Hs, HW_n, dY, dXW, dHW, dH_gemm, dH_carry, valid, t, ma
 
 
 @_jit
-def gru_forward_loop(XW, b_x, W_h, b_h, Hs, HW_n, valid, Y, HW, masked, reverse, gemm, r0, r1):
+def gru_forward_loop(XW, b_x, W_h_packed, b_h, Hs, HW_n, valid, Y, HW, masked, reverse, r0, r1):
     T = XW.shape[0]
     for s in range(T):
         t = T - 1 - s if reverse else s
         p, n = (t + 1, t) if reverse else (t, t + 1)
         H_prev = Hs[p][r0:r1]
-        _matmul(gemm, H_prev, W_h, HW)
+        _packed_matmul(H_prev, W_h_packed, HW)
         _gru_forward_rows(XW[t][r0:r1], b_x, HW, b_h, H_prev, Hs[n][r0:r1], HW_n[t][r0:r1],
                           valid[t][r0:r1], Y[t][r0:r1], masked)
 
 
 @_jit
-def gru_backward_loop(G, W_hT, Hs, HW_n, dY, dXW, dHW, dH_gemm, dH_carry, valid, masked, reverse,
-                      truncate, gemm, r0, r1):
+def gru_backward_loop(G, W_hT_packed, Hs, HW_n, dY, dXW, dHW, dH_gemm, dH_carry, valid, masked,
+                      reverse, truncate, r0, r1):
     T = G.shape[0]
     dH_gemm, dH_carry = dH_gemm[r0:r1], dH_carry[r0:r1]
     for s in range(T):
@@ -488,7 +542,7 @@ def gru_backward_loop(G, W_hT, Hs, HW_n, dY, dXW, dHW, dH_gemm, dH_carry, valid,
         dHW_t = dHW[t][r0:r1]
         _gru_backward_rows(G[t][r0:r1], Hs[p][r0:r1], HW_n[t][r0:r1], dH_gemm, dH_carry,
                            dY[t][r0:r1], dXW[t][r0:r1], dHW_t, valid[t][r0:r1], masked)
-        _matmul(gemm, dHW_t, W_hT, dH_gemm)  # (GB8)
+        _packed_matmul(dHW_t, W_hT_packed, dH_gemm)  # (GB8)
 
 
 GRU_FUNCTIONS = Functions(gru_forward_step, gru_backward_step, gru_forward_loop,
@@ -521,20 +575,12 @@ def functions(step):
 
 
 def whole_loop(N, H, n_gates):
-    """True: compile the whole time loop (small steps); False: a Python loop over steps."""
-    macs = N * H * n_gates * H
-    return macs <= UNPINNED_MAX_MACS or (macs <= WHOLE_LOOP_MAX_MACS and _main_thread())
-
-
-def blas_for_whole_loop(N, H, n_gates):
-    """The block that runs a compiled whole loop: BLAS pinned to one thread (one_blas_thread)
-    when the step's GEMM is above UNPINNED_MAX_MACS; below, OpenBLAS keeps it on the calling
-    thread by itself and the pinning would only cost its calls (about 0.1 ms from cold
-    caches, a tenth of the tiny configuration's forward). Row blocks only run steps above
-    UNPINNED_MAX_MACS (row_blocks), so they always run pinned."""
-    if N * H * n_gates * H <= UNPINNED_MAX_MACS:
-        return contextlib.nullcontext()
-    return one_blas_thread()
+    """True: compile the whole time loop (small steps, or BLAS on one thread); False: a Python
+    loop over steps."""
+    if N * H * n_gates * H <= WHOLE_LOOP_MAX_MACS:
+        return True
+    lib = _numpy_blas()
+    return lib is not None and lib.num_threads == 1
 
 
 def _main_thread():
@@ -544,18 +590,21 @@ def _main_thread():
 # ---------------------------------------------------------------- row blocks
 
 # A batch's rows are independent sequences, so with k BLAS threads the compiled whole loop can
-# run on k blocks of rows at once, one thread each, BLAS on one thread meanwhile: the gate
-# math then uses every core (on the per-step path it runs on one while BLAS uses all), and
-# no thread waits on another before the loop ends. It pays only while OpenBLAS's idle
+# run on k blocks of rows at once, one thread each (the input projection too, in blocks of its
+# rows, BLAS on one thread meanwhile): the gate math then uses every core (on the per-step
+# path it runs on one while BLAS uses all), and no thread waits on another before the loop
+# ends. It pays only while OpenBLAS's idle
 # workers leave the cores to these threads: after a call on several threads they spin for
 # OPENBLAS_THREAD_TIMEOUT (read when OpenBLAS loads; 2^28 cycles, about 0.1 s, by default),
 # and a spinning worker takes a core from a block. Measured in one process, a training step
 # followed by a 2-thread GEMM (an output layer), 2 threads: blocks against the per-step path
 # 0.70-0.95x with the default timeout, 1.02-1.10x with 2^22 cycles and 1.06-1.28x with 2^4
 # (mnist, charlm, large). So blocks are used only when OPENBLAS_THREAD_TIMEOUT is at most
-# QUICK_SLEEP_TIMEOUT, for steps whose GEMM is above UNPINNED_MAX_MACS, on the main thread
-# (which alone pins BLAS), at least ROW_BLOCK_MIN_ROWS rows a block.
+# QUICK_SLEEP_TIMEOUT, for steps whose GEMM is above ROW_BLOCK_MIN_MACS, on the main thread
+# (which alone can pin BLAS: OpenBLAS does not take back a count that another thread lowered),
+# at least ROW_BLOCK_MIN_ROWS rows a block.
 QUICK_SLEEP_TIMEOUT = 22
+ROW_BLOCK_MIN_MACS = 2**18
 ROW_BLOCK_MIN_ROWS = 8
 
 _pool = []  # the worker threads of row blocks (a ThreadPoolExecutor, made on first use)
@@ -574,7 +623,7 @@ def _blas_workers_sleep_soon():
 def row_blocks(N, H, n_gates):
     """The (r0, r1) bounds of the row blocks a sequence of N rows runs in: one per thread of
     NumPy's BLAS when blocks pay (see QUICK_SLEEP_TIMEOUT), else the one block (0, N)."""
-    lib = _numpy_blas() if N * H * n_gates * H > UNPINNED_MAX_MACS else None
+    lib = _numpy_blas() if N * H * n_gates * H > ROW_BLOCK_MIN_MACS else None
     if lib is None or not (_main_thread() and _blas_workers_sleep_soon()):
         return ((0, N),)
     return split_rows(N, min(lib.num_threads, N // ROW_BLOCK_MIN_ROWS))
@@ -605,32 +654,17 @@ def run_blocks(function, blocks, arguments):
             future.result()
 
 
-@functools.cache
-def _blas_libraries():
-    """threadpoolctl's handles on the BLAS libraries loaded, SciPy's (numba's np.dot) among
-    them."""
-    import scipy.linalg.cython_blas  # noqa: F401 (loaded first, so that the controller finds it)
-    from threadpoolctl import ThreadpoolController
-
-    return ThreadpoolController().select(user_api="blas").lib_controllers
-
-
 @contextlib.contextmanager
 def one_blas_thread():
-    """BLAS on one thread inside the block, the thread counts restored after (a few us); on
-    the main thread only, elsewhere the counts are left as they are (see WHOLE_LOOP_MAX_MACS)."""
-    if not _main_thread():
-        yield
-        return
-    libraries = _blas_libraries()
-    threads = [lib.num_threads for lib in libraries]
-    for lib in libraries:
-        lib.set_num_threads(1)
+    """NumPy's BLAS on one thread inside the block, its thread count restored after (a few
+    us). Only the main thread runs it (row_blocks)."""
+    lib = _numpy_blas()
+    threads = lib.num_threads
+    lib.set_num_threads(1)
     try:
         yield
     finally:
-        for lib, n in zip(libraries, threads, strict=True):
-            lib.set_num_threads(n)
+        lib.set_num_threads(threads)
 
 
 def _mode(blocks, loop):
@@ -703,15 +737,14 @@ def unroll(step, params, X, state, valid, reverse, keep):
     order = range(T - 1, -1, -1) if reverse else range(T)
     kind = type(step).__name__[:-4].lower()  # "lstm", "gru"
     _count(f"{kind}_forward_{_mode(blocks, loop)}")
-    gemm = gemm_address(dtype)
+    W_h_packed = pack_columns(W_h) if loop else None
     if isinstance(step, LSTMStep):
         Cs = workspace.empty((T + 1, N, H), dtype)
         Cs[first] = state.C
         P = _peepholes(step, params, dtype)
         if loop:
-            with blas_for_whole_loop(N, H, step.n_gates):
-                run_blocks(f.forward_loop, blocks, lambda r0, r1: (
-                    XW, b, W_h, Hs, Cs, P, valid_b, Y, HW[r0:r1], masked, reverse, gemm, r0, r1))
+            run_blocks(f.forward_loop, blocks, lambda r0, r1: (
+                XW, b, W_h_packed, Hs, Cs, P, valid_b, Y, HW[r0:r1], masked, reverse, r0, r1))
         else:
             for t in order:
                 np.matmul(H_prev[t], W_h, out=HW)
@@ -727,9 +760,8 @@ def unroll(step, params, X, state, valid, reverse, keep):
     b_h = np.zeros(GH, dtype) if b_h is None else np.ascontiguousarray(b_h, dtype)
     HW_n = workspace.empty((T, N, H), dtype)
     if loop:
-        with blas_for_whole_loop(N, H, step.n_gates):
-            run_blocks(f.forward_loop, blocks, lambda r0, r1: (
-                XW, b, W_h, b_h, Hs, HW_n, valid_b, Y, HW[r0:r1], masked, reverse, gemm, r0, r1))
+        run_blocks(f.forward_loop, blocks, lambda r0, r1: (
+            XW, b, W_h_packed, b_h, Hs, HW_n, valid_b, Y, HW[r0:r1], masked, reverse, r0, r1))
     else:
         for t in order:
             np.matmul(H_prev[t], W_h, out=HW)
@@ -761,10 +793,8 @@ def bptt(step, params, dY, dstate, tape, truncate):
     dXW = workspace.empty((T, N, GH), dtype)
     blocks = row_blocks(N, H, step.n_gates)
     loop = len(blocks) > 1 or whole_loop(N, H, step.n_gates)
-    gemm = gemm_address(dtype)
-    W_hT = np.ascontiguousarray(params["W_h"], dtype).T  # (G*H, H), for dZ_t W_h^T
-    if loop:  # the compiled loop wants it C-contiguous
-        W_hT = np.ascontiguousarray(W_hT)
+    W_hT = np.asarray(params["W_h"], dtype).T  # (G*H, H), for dZ_t W_h^T
+    W_hT_packed = pack_columns(W_hT) if loop else None
     order = range(T) if reverse else range(T - 1, -1, -1)
     cuts = {t for s, t in enumerate(order)
             if truncate and s and chunk_starts(t, truncate, reverse)}
@@ -774,10 +804,9 @@ def bptt(step, params, dY, dstate, tape, truncate):
         dC = np.array(dstate.C, dtype, order="C")
         P = _peepholes(step, params, dtype)
         if loop:
-            with blas_for_whole_loop(N, H, step.n_gates):
-                run_blocks(f.backward_loop, blocks, lambda r0, r1: (
-                    G, W_hT, buffers.C, dY, dXW, dH_gemm, dH_carry, dC, P, valid_b, masked,
-                    reverse, truncate, gemm, r0, r1))
+            run_blocks(f.backward_loop, blocks, lambda r0, r1: (
+                G, W_hT_packed, buffers.C, dY, dXW, dH_gemm, dH_carry, dC, P, valid_b, masked,
+                reverse, truncate, r0, r1))
         else:
             for t in order:
                 if t in cuts:
@@ -788,10 +817,9 @@ def bptt(step, params, dY, dstate, tape, truncate):
         return dXW, dXW, LSTMState(dH_gemm + dH_carry, dC)
     dHW = workspace.empty((T, N, GH), dtype)
     if loop:
-        with blas_for_whole_loop(N, H, step.n_gates):
-            run_blocks(f.backward_loop, blocks, lambda r0, r1: (
-                G, W_hT, buffers.H, buffers.HW_n, dY, dXW, dHW, dH_gemm, dH_carry, valid_b,
-                masked, reverse, truncate, gemm, r0, r1))
+        run_blocks(f.backward_loop, blocks, lambda r0, r1: (
+            G, W_hT_packed, buffers.H, buffers.HW_n, dY, dXW, dHW, dH_gemm, dH_carry, valid_b,
+            masked, reverse, truncate, r0, r1))
     else:
         for t in order:
             if t in cuts:
