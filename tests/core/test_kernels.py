@@ -12,6 +12,7 @@ also checks that the compiled functions it expects were called (kernels.calls) a
 compiled signatures.
 """
 
+import os
 import subprocess
 import sys
 import threading
@@ -260,15 +261,16 @@ def test_one_blas_thread_pins_numpys_blas_and_restores_it():
 
 @pytest.mark.parametrize("dtype", [np.float32, np.float64], ids=["float32", "float64"])
 def test_packed_matmul_equals_the_product_for_every_shape_of_tile(dtype):
-    """The compiled loops' GEMM: whole tiles of TILE_ROWS rows and single rows, whole panels
-    and a last partial one, and one inner dimension; against a float64 product."""
+    """The compiled loops' GEMM: whole tiles of TILE_ROWS rows and single rows (by
+    ROW_PANELS panels at once and by one), whole panels and a last partial one, one inner
+    dimension; against a float64 product."""
     matmul = numba.njit(kernels._packed_matmul)
     w = kernels.panel_width(dtype)
     assert w == 2 * 32 // np.dtype(dtype).itemsize or w == 2 * 64 // np.dtype(dtype).itemsize
     rng = np.random.default_rng(0)
     for M in (1, 3, kernels.TILE_ROWS, 2 * kernels.TILE_ROWS + 1):
         for K in (1, 9, 70):
-            for cols in (5, w, w + 3, 3 * w):
+            for cols in (5, w, w + 3, 3 * w, 4 * w - 3, 4 * w + 3, 8 * w):
                 A = rng.normal(size=(M, K)).astype(dtype)
                 B = rng.normal(size=(K, cols)).astype(dtype)
                 packed = kernels.pack_columns(B)
@@ -278,6 +280,38 @@ def test_packed_matmul_equals_the_product_for_every_shape_of_tile(dtype):
                 matmul(A, packed, out)
                 reference = A.astype(np.float64) @ B.astype(np.float64)
                 assert error(out, reference) < TOL[dtype] / 4, (M, K, cols)
+
+
+_SSE2_CHECK = """
+import numba, numpy as np, lstmkit
+from lstmkit.core import kernels
+assert kernels._VECTOR_BYTES == 32 and kernels.panel_width(np.float32) == 16
+rng = np.random.default_rng(0)
+A, B = rng.normal(size=(6, 33)), rng.normal(size=(33, 37))
+out = np.empty((6, 37))
+numba.njit(kernels._packed_matmul)(A, kernels.pack_columns(B), out)
+assert np.max(np.abs(out - A @ B)) < 1e-12
+layer = lstmkit.LSTM(3, 20, dtype=np.float64, seed=0)
+X = rng.normal(size=(6, 2, 3))
+Y_fast, _ = layer(X)
+assert kernels.calls == {"lstm_forward_loop": 1}, kernels.calls
+import os
+os.environ["LSTMKIT_NO_JIT"] = "1"
+Y_numpy, _ = layer(X)
+assert np.max(np.abs(Y_fast - Y_numpy)) < 1e-12
+print("ok")
+"""
+
+
+def test_the_gemm_tiles_for_machines_without_avx512(tmp_path):
+    """Compiled for a CPU without AVX-512 (numba told so, in a new process), the tiles use
+    32-byte vectors and panels of 16 float32 columns, and still compute the product and the
+    NumPy path's outputs."""
+    env = {**os.environ, "NUMBA_CPU_NAME": "x86-64", "NUMBA_CACHE_DIR": str(tmp_path),
+           "NUMBA_CPU_FEATURES": "+64bit,+cmov,+cx8,+fxsr,+mmx,+sse,+sse2"}
+    out = subprocess.run([sys.executable, "-c", _SSE2_CHECK], capture_output=True, text=True,
+                         env=env, timeout=300)
+    assert out.returncode == 0 and out.stdout.split() == ["ok"], out.stderr[-2000:]
 
 
 @pytest.fixture

@@ -152,8 +152,9 @@ def _sigmoid_impl(x):
 # a tile kernel computes TILE_ROWS (or 1) rows of A times one panel, its accumulators
 # TILE_ROWS x 2 SIMD vectors kept in registers over the whole of K: per k, two vector loads
 # of the panel and one broadcast of A per row feed 2 TILE_ROWS fused multiply-adds.
-_VECTOR_BYTES = 64 if "+avx512f" in (numba.config.CPU_FEATURES
-                                     or llvm.get_host_cpu_features().flatten()).split(",") else 32
+_TARGET_FEATURES = (numba.config.CPU_FEATURES if numba.config.CPU_FEATURES is not None
+                    else llvm.get_host_cpu_features().flatten())  # what numba compiles for
+_VECTOR_BYTES = 64 if "+avx512f" in _TARGET_FEATURES.split(",") else 32
 _PANEL_VECTORS = 2
 TILE_ROWS = 4
 
@@ -175,10 +176,10 @@ def pack_columns(B):
     return packed
 
 
-def _tile_kernel(rows):
-    """The intrinsic tile(A, B_packed, C, m0, p): C[m0:m0+rows, p*w:(p+1)*w] = A[m0:m0+rows]
-    times panel p (w = panel_width), columns beyond C's last left alone. A (M, K), C (M, N)
-    C-contiguous, one float dtype."""
+def _tile_kernel(rows, panels):
+    """The intrinsic tile(A, B_packed, C, m0, p): C[m0:m0+rows, p*w:(p+panels)*w] =
+    A[m0:m0+rows] times panels p to p+panels-1 (w = panel_width), columns beyond C's last left
+    alone. A (M, K), C (M, N) C-contiguous, one float dtype."""
 
     @intrinsic
     def tile(typingctx, A, B_packed, C, m0, p):
@@ -207,40 +208,42 @@ def _tile_kernel(rows):
             const = lambda v: ir.Constant(i64, v)  # noqa: E731
             undef = ir.Constant(vector, ir.Undefined)
             zeros = ir.Constant(ir.VectorType(i32, lanes), [0] * lanes)
+            # vector u of a row: columns col0 + u*lanes ..., panel p + u // 2, in it v = u % 2
+            across = range(panels * _PANEL_VECTORS)
             acc = [[cgutils.alloca_once_value(builder, ir.Constant(vector, [0.0] * lanes))
-                    for _ in range(_PANEL_VECTORS)] for _ in range(rows)]
+                    for _ in across] for _ in range(rows)]
             a_rows = [builder.mul(builder.add(m0, const(r)), K) for r in range(rows)]
-            panel = builder.mul(col0, K)  # panel p starts at p * K * width
+            first = builder.mul(col0, K)  # panel p starts at p * K * width
+            panel_at = [builder.add(first, builder.mul(K, const(q * width)))
+                        for q in range(panels)]
             with cgutils.for_range(builder, K) as loop:
-                k = loop.index
-                at = builder.add(panel, builder.mul(k, const(width)))
+                k = builder.mul(loop.index, const(width))
                 bv = [builder.load(builder.bitcast(builder.gep(b.data, [builder.add(
-                    at, const(v * lanes))]), vector.as_pointer()), align=itemsize)
-                      for v in range(_PANEL_VECTORS)]
+                    builder.add(panel_at[u // _PANEL_VECTORS], k),
+                    const(u % _PANEL_VECTORS * lanes))]), vector.as_pointer()), align=itemsize)
+                      for u in across]
                 for r in range(rows):
-                    x = builder.load(builder.gep(a.data, [builder.add(a_rows[r], k)]))
+                    x = builder.load(builder.gep(a.data, [builder.add(a_rows[r], loop.index)]))
                     x = builder.shuffle_vector(
                         builder.insert_element(undef, x, ir.Constant(i32, 0)), undef, zeros)
-                    for v in range(_PANEL_VECTORS):
-                        builder.store(builder.call(fmuladd, [x, bv[v], builder.load(acc[r][v])]),
-                                      acc[r][v])
-            values = [[builder.load(acc[r][v]) for v in range(_PANEL_VECTORS)]
-                      for r in range(rows)]
+                    for u in across:
+                        builder.store(builder.call(fmuladd, [x, bv[u], builder.load(acc[r][u])]),
+                                      acc[r][u])
+            values = [[builder.load(acc[r][u]) for u in across] for r in range(rows)]
             starts = [builder.add(builder.mul(builder.add(m0, const(r)), N), col0)
                       for r in range(rows)]
-            full = builder.icmp_signed("<=", builder.add(col0, const(width)), N)
+            full = builder.icmp_signed("<=", builder.add(col0, const(panels * width)), N)
             with builder.if_else(full, likely=True) as (whole, partial):
                 with whole:
-                    for r, v in itertools.product(range(rows), range(_PANEL_VECTORS)):
-                        at = builder.gep(c.data, [builder.add(starts[r], const(v * lanes))])
-                        builder.store(values[r][v], builder.bitcast(at, vector.as_pointer()),
+                    for r, u in itertools.product(range(rows), across):
+                        at = builder.gep(c.data, [builder.add(starts[r], const(u * lanes))])
+                        builder.store(values[r][u], builder.bitcast(at, vector.as_pointer()),
                                       align=itemsize)
                 with partial:  # the last panel: its columns below N only
-                    for r, v, lane in itertools.product(range(rows), range(_PANEL_VECTORS),
-                                                        range(lanes)):
-                        j = const(v * lanes + lane)
+                    for r, u, lane in itertools.product(range(rows), across, range(lanes)):
+                        j = const(u * lanes + lane)
                         with builder.if_then(builder.icmp_signed("<", builder.add(col0, j), N)):
-                            builder.store(builder.extract_element(values[r][v],
+                            builder.store(builder.extract_element(values[r][u],
                                                                   ir.Constant(i32, lane)),
                                           builder.gep(c.data, [builder.add(starts[r], j)]))
             return context.get_dummy_value()
@@ -250,18 +253,27 @@ def _tile_kernel(rows):
     return tile
 
 
-_tile_rows, _tile_row = _tile_kernel(TILE_ROWS), _tile_kernel(1)
+# A tile holds 8 vectors of accumulators: TILE_ROWS rows by one panel, or one row by
+# ROW_PANELS panels (a single row, as tiny's N = 1, needs the 8 independent chains of fused
+# multiply-adds as much: with 2 its time is their latency, 2x longer), or one row by one.
+ROW_PANELS = 4
+_tile_rows = _tile_kernel(TILE_ROWS, 1)
+_tile_row_panels, _tile_row = _tile_kernel(1, ROW_PANELS), _tile_kernel(1, 1)
 
 
 @register_jitable
 def _packed_matmul(A, B_packed, out):
     """out = A B inside compiled code, B given as pack_columns(B)."""
-    M = A.shape[0]
+    M, P = A.shape[0], B_packed.shape[0]
     whole = M - M % TILE_ROWS
-    for p in range(B_packed.shape[0]):
+    for p in range(P):
         for m0 in range(0, whole, TILE_ROWS):
             _tile_rows(A, B_packed, out, m0, p)
-        for m0 in range(whole, M):
+    grouped = P - P % ROW_PANELS
+    for m0 in range(whole, M):
+        for p in range(0, grouped, ROW_PANELS):
+            _tile_row_panels(A, B_packed, out, m0, p)
+        for p in range(grouped, P):
             _tile_row(A, B_packed, out, m0, p)
 
 
