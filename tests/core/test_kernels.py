@@ -244,21 +244,6 @@ def blas_counts():
             for info in threadpool_info() if info["user_api"] == "blas"}
 
 
-def test_one_blas_thread_pins_numpys_blas_and_restores_it():
-    """one_blas_thread (row blocks' input projection) pins NumPy's BLAS to one thread and
-    gives it its thread count back after, also after an error."""
-    numpy_blas = kernels._numpy_blas().filepath
-    with threadpool_limits(2):
-        before = blas_counts()
-        with kernels.one_blas_thread():
-            inside = blas_counts()
-        with pytest.raises(RuntimeError, match="inside the block"), kernels.one_blas_thread():
-            raise RuntimeError("an error inside the block")
-        after = blas_counts()
-    assert "numpy" in numpy_blas and before[numpy_blas] == 2 and inside[numpy_blas] == 1
-    assert after == before
-
-
 @pytest.mark.parametrize("dtype", [np.float32, np.float64], ids=["float32", "float64"])
 def test_packed_matmul_equals_the_product_for_every_shape_of_tile(dtype):
     """The compiled loops' GEMM: whole tiles of TILE_ROWS rows and single rows (by
@@ -314,32 +299,6 @@ def test_the_gemm_tiles_for_machines_without_avx512(tmp_path):
     assert out.returncode == 0 and out.stdout.split() == ["ok"], out.stderr[-2000:]
 
 
-@pytest.fixture
-def pinned(monkeypatch):
-    """A list that gets one entry each time the runner pins BLAS (kernels.one_blas_thread)."""
-    calls = []
-    real = kernels.one_blas_thread
-
-    def recording():
-        calls.append(True)
-        return real()
-
-    monkeypatch.setattr(kernels, "one_blas_thread", recording)
-    return calls
-
-
-def test_the_whole_loop_never_pins_blas(pinned):
-    """The whole loop's GEMMs are lstmkit's own, on the calling thread: nothing to pin,
-    forward and BPTT, whatever the step's size."""
-    before = dict(kernels.calls)
-    layer = lstmkit.LSTM(1, 64, seed=0)
-    layer(np.zeros((5, 32, 1), np.float32))
-    layer.backward(np.ones((5, 32, 64), np.float32))
-    ran = {k for k, n in kernels.calls.items() if n > before.get(k, 0)}
-    assert ran == {"lstm_forward_loop", "lstm_backward_loop"}
-    assert pinned == []
-
-
 @pytest.mark.parametrize(("timeout", "threads", "shape", "expected"), [
     ("22", 2, (64, 128, 4), ((0, 32), (32, 64))),  # mnist: two blocks of 32 rows
     ("4", 2, (32, 64, 4), ((0, 16), (16, 32))),  # stock, 2^19 multiply-adds
@@ -364,15 +323,17 @@ def test_row_blocks_only_where_openblas_workers_sleep_soon(timeout, threads, sha
         thread = threading.Thread(target=lambda: seen.append(kernels.row_blocks(*shape)))
         thread.start()
         thread.join(60)
-        assert seen == [((0, shape[0]),)]  # other threads: one block (only main pins BLAS)
+        assert seen == [expected]  # the same on any thread
 
 
 
-def test_a_layer_runs_row_blocks_by_itself_with_blas_pinned(pinned, monkeypatch):
+def test_a_layer_runs_row_blocks_by_itself_each_projecting_its_rows(monkeypatch):
     """With 2 BLAS threads and OPENBLAS_THREAD_TIMEOUT=22 a stock-sized layer (32 rows, 2^19
-    multiply-adds a step) runs forward and BPTT in two row blocks, BLAS pinned to one thread
-    around the input projection (the loops call no BLAS), and equals the NumPy path."""
+    multiply-adds a step) runs forward and BPTT in two row blocks, each block projecting its
+    own rows of the input (no NumPy GEMM for it), and equals the NumPy path."""
     monkeypatch.setenv("OPENBLAS_THREAD_TIMEOUT", "22")
+    projected = []
+    monkeypatch.setattr(kernels, "_input_projection", lambda *args: projected.append(args))
     layer = lstmkit.LSTM(3, 64, seed=0)
     rng = np.random.default_rng(0)
     X = rng.normal(size=(5, 32, 3)).astype(np.float32)
@@ -381,11 +342,11 @@ def test_a_layer_runs_row_blocks_by_itself_with_blas_pinned(pinned, monkeypatch)
         state = [rng.normal(size=(1, 32, 64)).astype(np.float32) for _ in range(2)]
         reference, fast, ran = both_paths(monkeypatch, layer, X, state, dY, state, {})
     assert ran == {"lstm_forward_blocks": 1, "lstm_backward_blocks": 1}
-    assert len(pinned) == 1
+    assert projected == [] and kernels.project_rows.signatures
     assert_close(fast, reference, np.float32)
 
 
-def test_row_blocks_run_at_once_on_their_own_threads_with_blas_on_one():
+def test_row_blocks_run_at_once_on_their_own_threads():
     """run_blocks runs the first block on the calling thread and the others on worker
     threads at the same time (each waits for the other), and raises a worker's error."""
     barrier = threading.Barrier(3, timeout=30)
@@ -407,8 +368,6 @@ def test_row_blocks_run_at_once_on_their_own_threads_with_blas_on_one():
 
     with pytest.raises(ValueError, match="block 5-10 failed"):
         kernels.run_blocks(failing, kernels.split_rows(10, 2), lambda r0, r1: (r0, r1))
-    with threadpool_limits(2), kernels.blas_for_blocks(blocks):
-        assert blas_counts()[kernels._numpy_blas().filepath] == 1
 
 
 
@@ -434,18 +393,19 @@ def test_row_blocks_run_in_a_forked_child_after_the_parent_ran_them():
     assert child.exitcode == 0
 
 
-def test_other_threads_run_the_whole_loop_and_leave_blas_alone():
-    """OpenBLAS does not take back, from one thread, a count another thread lowered: only the
-    main thread runs row blocks (which pin BLAS). Another thread runs the same sizes in the
-    whole loop, which calls no BLAS, and the thread counts stay as they were."""
+def test_a_layer_on_another_thread_runs_row_blocks_and_leaves_blas_alone(monkeypatch):
+    """Nothing on the fast path depends on the calling thread or changes BLAS's thread count:
+    a layer called from a worker thread runs row blocks (stock-sized, 2 threads,
+    OPENBLAS_THREAD_TIMEOUT=22) and gives the main thread's outputs."""
+    monkeypatch.setenv("OPENBLAS_THREAD_TIMEOUT", "22")
+    layer = lstmkit.LSTM(1, 64, seed=0)
+    X = np.random.default_rng(0).normal(size=(5, 32, 1)).astype(np.float32)
     seen = {}
 
     def worker():
-        seen["blocks"] = kernels.row_blocks(32, 64, 4)
         before = dict(kernels.calls)
-        lstmkit.LSTM(1, 64)(np.zeros((5, 32, 1), np.float32))
+        seen["Y"] = layer(X)[0].copy()
         seen["ran"] = {k for k, n in kernels.calls.items() if n > before.get(k, 0)}
-        seen["inside"] = blas_counts()
 
     with threadpool_limits(2):
         before = blas_counts()
@@ -453,7 +413,9 @@ def test_other_threads_run_the_whole_loop_and_leave_blas_alone():
         thread.start()
         thread.join(60)
         assert blas_counts() == before
-    assert seen == {"blocks": ((0, 32),), "ran": {"lstm_forward_loop"}, "inside": before}
+        Y_main = layer(X)[0]
+    assert seen["ran"] == {"lstm_forward_blocks"}
+    assert np.array_equal(seen["Y"], Y_main)
 
 
 @pytest.mark.parametrize("path", PATHS)

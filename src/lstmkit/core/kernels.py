@@ -11,16 +11,16 @@ so a later process loads it instead of compiling it.
 One sequence (one layer, one direction) runs in one of three ways, chosen by `row_blocks` and
 `whole_loop`:
 
-- per step: a Python loop over t; each step one GEMM H_{t-1} W_h by NumPy and one fused
-  kernel for all the elementwise math of the step;
-- whole loop: the time loop itself compiled (each step's GEMM calls NumPy's own BLAS
-  through its cblas GEMM, on one thread meanwhile), for small steps, where the Python work
-  of a step would cost as much as its arithmetic and a second BLAS thread costs more than
-  it brings;
-- row blocks: the whole loop on blocks of the batch's rows at once, one thread each, BLAS
-  on one thread meanwhile (the input projection too, in blocks of its rows), when NumPy's
-  BLAS has several threads and OpenBLAS was told to let its idle workers sleep soon
-  (OPENBLAS_THREAD_TIMEOUT at most 22, see QUICK_SLEEP_TIMEOUT).
+- per step: a Python loop over t; each step one GEMM H_{t-1} W_h by NumPy (on all of its
+  BLAS threads) and one fused kernel for all the elementwise math of the step;
+- whole loop: the time loop itself compiled, each step's GEMM by lstmkit's own tile kernels
+  on W_h packed once for the sequence (see "the step's GEMM" below), for small steps, where
+  the Python work of a step would cost as much as its arithmetic and a second BLAS thread
+  costs more than it brings, and for any step when NumPy's BLAS has one thread;
+- row blocks: the whole loop on blocks of the batch's rows at once, one thread each, each
+  block projecting its own rows of the input first, when NumPy's BLAS has several threads
+  and OpenBLAS was told to let its idle workers sleep soon (OPENBLAS_THREAD_TIMEOUT at most
+  22, see QUICK_SLEEP_TIMEOUT).
 
 All write into buffers taken once per sequence (from core.workspace, which keeps them from
 call to call), never per step:
@@ -43,12 +43,10 @@ Transcendentals: float64 uses libm's exp and tanh; float32 a rational approximat
 sigma(x) = (1 + tanh(x / 2)) / 2.
 """
 
-import contextlib
 import functools
 import itertools
 import math
 import os
-import threading
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import NamedTuple
@@ -169,10 +167,12 @@ def pack_columns(B):
     last panel's missing columns 0: what _packed_matmul multiplies by."""
     K, N = B.shape
     w = panel_width(B.dtype)
-    full = N // w
-    packed = np.zeros((-(-N // w), K, w), B.dtype)
+    full, rest = divmod(N, w)
+    packed = np.empty((full + (rest > 0), K, w), B.dtype)
     packed[:full] = B[:, :full * w].reshape(K, full, w).transpose(1, 0, 2)
-    packed[full:, :, :N - full * w] = B[:, full * w:]
+    if rest:
+        packed[full, :, :rest] = B[:, full * w:]
+        packed[full, :, rest:] = 0
     return packed
 
 
@@ -595,26 +595,21 @@ def whole_loop(N, H, n_gates):
     return lib is not None and lib.num_threads == 1
 
 
-def _main_thread():
-    return threading.current_thread() is threading.main_thread()
-
-
 # ---------------------------------------------------------------- row blocks
 
 # A batch's rows are independent sequences, so with k BLAS threads the compiled whole loop can
-# run on k blocks of rows at once, one thread each (the input projection too, in blocks of its
-# rows, BLAS on one thread meanwhile): the gate math then uses every core (on the per-step
-# path it runs on one while BLAS uses all), and no thread waits on another before the loop
-# ends. It pays only while OpenBLAS's idle
-# workers leave the cores to these threads: after a call on several threads they spin for
-# OPENBLAS_THREAD_TIMEOUT (read when OpenBLAS loads; 2^28 cycles, about 0.1 s, by default),
-# and a spinning worker takes a core from a block. Measured in one process, a training step
-# followed by a 2-thread GEMM (an output layer), 2 threads: blocks against the per-step path
-# 0.70-0.95x with the default timeout, 1.02-1.10x with 2^22 cycles and 1.06-1.28x with 2^4
-# (mnist, charlm, large). So blocks are used only when OPENBLAS_THREAD_TIMEOUT is at most
-# QUICK_SLEEP_TIMEOUT, for steps whose GEMM is above ROW_BLOCK_MIN_MACS, on the main thread
-# (which alone can pin BLAS: OpenBLAS does not take back a count that another thread lowered),
-# at least ROW_BLOCK_MIN_ROWS rows a block.
+# run on k blocks of rows at once, one thread each, each block's rows of the input projection
+# first (project_rows): the gate math then uses every core (on the per-step path it runs on
+# one while BLAS uses all), no BLAS runs, and no thread waits on another before the loop ends.
+# It pays only while OpenBLAS's idle workers leave the cores to these threads: after a call on
+# several threads (the weight gradients, the next layer) they spin for OPENBLAS_THREAD_TIMEOUT
+# (read when OpenBLAS loads; 2^28 cycles, about 0.1 s, by default), and a spinning worker
+# takes a core from a block. Measured in one process, a training step followed by a 2-thread
+# GEMM (an output layer), 2 threads: blocks against the per-step path 0.70-0.95x with the
+# default timeout, 1.02-1.10x with 2^22 cycles and 1.06-1.28x with 2^4 (mnist, charlm, large;
+# blocks calling OpenBLAS on one thread then). So blocks are used only when
+# OPENBLAS_THREAD_TIMEOUT is at most QUICK_SLEEP_TIMEOUT, for steps whose GEMM is above
+# ROW_BLOCK_MIN_MACS, at least ROW_BLOCK_MIN_ROWS rows a block.
 QUICK_SLEEP_TIMEOUT = 22
 ROW_BLOCK_MIN_MACS = 2**18
 ROW_BLOCK_MIN_ROWS = 8
@@ -636,7 +631,7 @@ def row_blocks(N, H, n_gates):
     """The (r0, r1) bounds of the row blocks a sequence of N rows runs in: one per thread of
     NumPy's BLAS when blocks pay (see QUICK_SLEEP_TIMEOUT), else the one block (0, N)."""
     lib = _numpy_blas() if N * H * n_gates * H > ROW_BLOCK_MIN_MACS else None
-    if lib is None or not (_main_thread() and _blas_workers_sleep_soon()):
+    if lib is None or not _blas_workers_sleep_soon():
         return ((0, N),)
     return split_rows(N, min(lib.num_threads, N // ROW_BLOCK_MIN_ROWS))
 
@@ -646,11 +641,6 @@ def split_rows(n, k):
     k = max(k, 1)
     bounds = [n * i // k for i in range(k + 1)]
     return tuple(zip(bounds[:-1], bounds[1:], strict=True))
-
-
-def blas_for_blocks(blocks):
-    """BLAS on one thread while several row blocks run at once (each its own thread)."""
-    return one_blas_thread() if len(blocks) > 1 else contextlib.nullcontext()
 
 
 def run_blocks(function, blocks, arguments):
@@ -666,22 +656,34 @@ def run_blocks(function, blocks, arguments):
             future.result()
 
 
-@contextlib.contextmanager
-def one_blas_thread():
-    """NumPy's BLAS on one thread inside the block, its thread count restored after (a few
-    us). Only the main thread runs it (row_blocks)."""
-    lib = _numpy_blas()
-    threads = lib.num_threads
-    lib.set_num_threads(1)
-    try:
-        yield
-    finally:
-        lib.set_num_threads(threads)
-
-
 def _mode(blocks, loop):
     """How a sequence runs, as kernels.calls names it: row blocks, whole loop or per step."""
     return "blocks" if len(blocks) > 1 else "loop" if loop else "step"
+
+
+@_jit
+def project_rows(X, W_x_packed, XW, r0, r1):
+    """XW[:, r0:r1] = X[:, r0:r1] W_x, X (T, N, D): the input projection of one row block, one
+    GEMM over all steps by the tile kernels (W_x packed by pack_columns)."""
+    for t in range(X.shape[0]):
+        _packed_matmul(X[t][r0:r1], W_x_packed, XW[t][r0:r1])
+
+
+def _forward_blocks(forward_loop, blocks, projection, arguments):
+    """forward_loop(*arguments(r0, r1)) on every row block at once (run_blocks). With several
+    blocks, each first projects its own rows, projection = (X, W_x packed, XW): on its own
+    thread, where its loop then reads them, and without BLAS (a BLAS call on several threads
+    would leave its workers spinning into the blocks, one on one thread would need BLAS pinned
+    from here)."""
+    if len(blocks) == 1:
+        forward_loop(*arguments(*blocks[0]))
+        return
+
+    def block(r0, r1):
+        project_rows(*projection, r0, r1)
+        forward_loop(*arguments(r0, r1))
+
+    run_blocks(block, blocks, lambda r0, r1: (r0, r1))
 
 
 def _input_projection(X, W_x, out):
@@ -730,11 +732,12 @@ def unroll(step, params, X, state, valid, reverse, keep):
     dtype = X.dtype
     f = functions(step)
     blocks = row_blocks(N, H, step.n_gates)
-    X_flat, W_x, XW = X.reshape(T * N, D), params["W_x"], workspace.empty((T * N, GH), dtype)
-    with blas_for_blocks(blocks):  # the projection's rows in as many blocks
-        run_blocks(_input_projection, split_rows(T * N, len(blocks)),
-                   lambda r0, r1: (X_flat[r0:r1], W_x, XW[r0:r1]))
-    XW = XW.reshape(T, N, GH)
+    W_x, XW = np.asarray(params["W_x"], dtype), workspace.empty((T, N, GH), dtype)
+    projection = None  # with several row blocks, each projects its own rows (_forward_blocks)
+    if len(blocks) > 1:
+        projection = (np.ascontiguousarray(X), pack_columns(W_x), XW)
+    else:
+        _input_projection(X.reshape(T * N, D), W_x, XW.reshape(T * N, GH))
     b = params.get("b" if isinstance(step, LSTMStep) else "b_x")
     b = np.zeros(GH, dtype) if b is None else np.ascontiguousarray(b, dtype)
     W_h = np.ascontiguousarray(params["W_h"], dtype)
@@ -755,7 +758,7 @@ def unroll(step, params, X, state, valid, reverse, keep):
         Cs[first] = state.C
         P = _peepholes(step, params, dtype)
         if loop:
-            run_blocks(f.forward_loop, blocks, lambda r0, r1: (
+            _forward_blocks(f.forward_loop, blocks, projection, lambda r0, r1: (
                 XW, b, W_h_packed, Hs, Cs, P, valid_b, Y, HW[r0:r1], masked, reverse, r0, r1))
         else:
             for t in order:
@@ -772,7 +775,7 @@ def unroll(step, params, X, state, valid, reverse, keep):
     b_h = np.zeros(GH, dtype) if b_h is None else np.ascontiguousarray(b_h, dtype)
     HW_n = workspace.empty((T, N, H), dtype)
     if loop:
-        run_blocks(f.forward_loop, blocks, lambda r0, r1: (
+        _forward_blocks(f.forward_loop, blocks, projection, lambda r0, r1: (
             XW, b, W_h_packed, b_h, Hs, HW_n, valid_b, Y, HW[r0:r1], masked, reverse, r0, r1))
     else:
         for t in order:
