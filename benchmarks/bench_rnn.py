@@ -276,7 +276,8 @@ def run_child(impl, cell, shape, threads):
     """The child's side of child_memory: import only what impl needs, run one train step
     (imports, compiles or loads kernels, allocates), then three more. Reports the peak RSS
     of the process (VmHWM; ru_maxrss on Linux would carry the parent's peak over fork and
-    exec) and the step's working memory: that peak over the RSS after the first step."""
+    exec), the step's working memory: that peak over the RSS after the first step, and the
+    first and second steps' times (the first also imports, loads the cached kernels)."""
     N, T, D, H = shape
     if impl == "torch":
         import torch
@@ -286,15 +287,19 @@ def run_child(impl, cell, shape, threads):
 
     threadpool_limits(limits=threads)
     step = make(impl, cell, N, T, D, H)["train"]
-    step()
-    after_first = _status_mib("VmRSS")
-    for _ in range(3):
+    seconds = []
+    for k in range(4):
+        start = time.perf_counter()
         step()
+        seconds.append(time.perf_counter() - start)
+        if k == 0:
+            after_first = _status_mib("VmRSS")
     peak = _status_mib("VmHWM")
     if peak is None:  # not Linux
         peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
         after_first = peak
-    print(json.dumps({"peak_rss_mib": round(peak, 1), "step_mib": round(peak - after_first, 1)}))
+    print(json.dumps({"peak_rss_mib": round(peak, 1), "step_mib": round(peak - after_first, 1),
+                      "first_step_s": round(seconds[0], 4), "second_step_s": round(seconds[1], 4)}))
 
 
 # ---------------------------------------------------------------- the run
@@ -469,6 +474,24 @@ def render(results):
             cells = " | ".join(f"{row[i]['peak_rss_mib']:.0f} ({row[i]['step_mib']:.0f})"
                                for i in memory_impls)
             lines.append(f"| {row['config']} | {row['cell']} | {cells} |")
+        startup = [impl for impl in ("lstmkit", "lstmkit-numpy") if impl in memory_impls
+                   and "first_step_s" in result["memory"][0][impl]]
+        if startup:
+            lines += [
+                "",
+                "## Start-up",
+                "",
+                "The same child processes (numba's cache warm): the first training step's "
+                "time less the second's, in seconds; what a new process pays once, on the "
+                "fast path (import numba, load the cached kernels) and on the NumPy path.",
+                "",
+                "| configuration | cell | " + " | ".join(startup) + " |",
+                "|---|---|" + "---|" * len(startup),
+            ]
+            for row in result["memory"]:
+                cells = " | ".join(f"{row[i]['first_step_s'] - row[i]['second_step_s']:.2f}"
+                                   for i in startup)
+                lines.append(f"| {row['config']} | {row['cell']} | {cells} |")
     targets = target_rows(results)
     if targets:
         lines += [
