@@ -14,10 +14,12 @@ state gradient through untouched.
 
 Two paths compute the same equations. The loops below call the cell's step_forward and
 step_backward: the readable reference, and the path for every cell and option. The fast
-kernels (core.kernels, numba) fuse each step's elementwise math into one compiled function
-and write into buffers taken once per sequence (core.workspace); they cover the LSTM and
-GRU with the default activations (kernels.covers) and are chosen automatically, unless the
-environment sets LSTMKIT_NO_JIT=1. core.kernels is imported on the first call that uses it.
+kernels (core.kernels, numba) fuse each step's elementwise math into one compiled function,
+compile the time loop itself where that pays (with their own GEMM on the packed recurrent
+weights), and write into buffers taken once per sequence (core.workspace); they cover the
+LSTM and GRU with the default activations (kernels.covers) and are chosen automatically,
+unless the environment sets LSTMKIT_NO_JIT=1. core.kernels is imported on the first call
+that uses it.
 """
 
 import os
@@ -77,7 +79,7 @@ def unroll(step, params, X, state, *, valid=None, reverse=False, keep=True):
     """
     T, N, D = X.shape
     fast = _fast_kernels(step, X.dtype)
-    if fast is not None:  # the same GEMM X W_x; its kernels add the bias inside each step
+    if fast is not None:  # X W_x too (one GEMM, or one per row block); bias added in the steps
         Y, state, caches, buffers = fast.unroll(step, params, X, state, valid, reverse, keep)
         return Y, state, (Tape(X, caches, valid, reverse, buffers) if keep else None)
     XW = step.input_projection(params, X.reshape(T * N, D)).reshape(T, N, -1)  # (T, N, G*H)
