@@ -144,12 +144,13 @@ def _sigmoid_impl(x):
 # costs as much as the multiply-adds; here it is packed once per sequence (pack_columns), and
 # the compiled loops multiply by the packed matrix with the tile kernels below. One thread
 # (AMD EPYC znver4, float32): 16 x 256 x 1024 (charlm's row block) 75 us against OpenBLAS's
-# 178, 32 x 128 x 512 (mnist's) 37 against 51, 1 x 32 x 128 (tiny's) 0.11 against 1.2.
+# 178, 32 x 128 x 512 (mnist's) 37 against 51; a single row, 1 x 32 x 128 (tiny's), 0.12-0.14
+# us in a compiled loop, as numba's np.dot (a BLAS GEMV) takes.
 #
-# B (K, N) is packed into panels of PANEL columns, (P, K, PANEL) with the last zero-padded;
-# a tile kernel computes TILE_ROWS (or 1) rows of A times one panel, its accumulators
-# TILE_ROWS x 2 SIMD vectors kept in registers over the whole of K: per k, two vector loads
-# of the panel and one broadcast of A per row feed 2 TILE_ROWS fused multiply-adds.
+# B (K, N) is packed into panels of panel_width columns, (P, K, width), the last zero-padded.
+# A tile kernel computes TILE_ROWS rows of A times one panel (or one row times ROW_PANELS
+# panels, or one by one), its accumulators, 8 SIMD vectors, kept in registers over the whole
+# of K: per k, one vector load per 2 accumulators of a row, and one broadcast of A per row.
 _TARGET_FEATURES = (numba.config.CPU_FEATURES if numba.config.CPU_FEATURES is not None
                     else llvm.get_host_cpu_features().flatten())  # what numba compiles for
 _VECTOR_BYTES = 64 if "+avx512f" in _TARGET_FEATURES.split(",") else 32
