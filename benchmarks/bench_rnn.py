@@ -408,6 +408,18 @@ def target_rows(results):
     return lines
 
 
+def _child_table(title, text, rows, impls, cell):
+    """A Markdown section: title, text, and a table of the child processes' rows (one per
+    configuration and cell), cell(child's figures) in each implementation's column."""
+    return [
+        "", f"## {title}", "", text, "",
+        "| configuration | cell | " + " | ".join(impls) + " |",
+        "|---|---|" + "---|" * len(impls),
+        *(f"| {row['config']} | {row['cell']} | " + " | ".join(cell(row[i]) for i in impls)
+          + " |" for row in rows),
+    ]
+
+
 def render(results):
     """docs/benchmarks.md (Markdown) from the JSON of one or more runs: the first run's whole
     table, then every target in every run."""
@@ -459,39 +471,23 @@ def render(results):
                      f"{row['torch_over_floor']:.2f} |")
     if result["memory"]:
         memory_impls = [impl for impl in IMPLS if impl in result["memory"][0]]
-        lines += [
-            "",
-            "## Peak memory of the training step",
-            "",
+        lines += _child_table(
+            "Peak memory of the training step",
             "Peak RSS in MiB of one child process per implementation (four training steps; "
             "the process imports only what the implementation needs); in brackets the "
             "step's working memory: the peak over the RSS after the first step.",
-            "",
-            "| configuration | cell | " + " | ".join(memory_impls) + " |",
-            "|---|---|" + "---|" * len(memory_impls),
-        ]
-        for row in result["memory"]:
-            cells = " | ".join(f"{row[i]['peak_rss_mib']:.0f} ({row[i]['step_mib']:.0f})"
-                               for i in memory_impls)
-            lines.append(f"| {row['config']} | {row['cell']} | {cells} |")
+            result["memory"], memory_impls,
+            lambda child: f"{child['peak_rss_mib']:.0f} ({child['step_mib']:.0f})")
         startup = [impl for impl in ("lstmkit", "lstmkit-numpy") if impl in memory_impls
                    and "first_step_s" in result["memory"][0][impl]]
         if startup:
-            lines += [
-                "",
-                "## Start-up",
-                "",
+            lines += _child_table(
+                "Start-up",
                 "The same child processes (numba's cache warm): the first training step's "
                 "time less the second's, in seconds; what a new process pays once, on the "
                 "fast path (import numba, load the cached kernels) and on the NumPy path.",
-                "",
-                "| configuration | cell | " + " | ".join(startup) + " |",
-                "|---|---|" + "---|" * len(startup),
-            ]
-            for row in result["memory"]:
-                cells = " | ".join(f"{row[i]['first_step_s'] - row[i]['second_step_s']:.2f}"
-                                   for i in startup)
-                lines.append(f"| {row['config']} | {row['cell']} | {cells} |")
+                result["memory"], startup,
+                lambda child: f"{child['first_step_s'] - child['second_step_s']:.2f}")
     targets = target_rows(results)
     if targets:
         lines += [

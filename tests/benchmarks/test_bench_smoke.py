@@ -28,7 +28,8 @@ def test_bench_rnn_runs_end_to_end_and_writes_its_json(tmp_path):
     assert result["configs"] == {"smoke": {"N": 2, "T": 5, "D": 3, "H": 4}}
     env = result["environment"]
     assert env["numpy"] and env["torch"] and env["numba"] and env["cores"] >= 1
-    assert any(pool["api"] == "blas" for pool in env["blas_pools"])
+    assert env["cpu_name"] and any(pool["api"] == "blas" and pool["architecture"]
+                                   for pool in env["blas_pools"])
 
     rows = result["timings"]
     assert {(r["cell"], r["mode"]) for r in rows} == {
@@ -47,6 +48,8 @@ def test_bench_rnn_runs_end_to_end_and_writes_its_json(tmp_path):
         assert "torch" not in row
         for impl in ("lstmkit", "floor"):
             assert row[impl]["peak_rss_mib"] > 10 and row[impl]["step_mib"] >= 0
+        # the fast path's first step also imports numba and loads the cached kernels
+        assert row["lstmkit"]["first_step_s"] > row["lstmkit"]["second_step_s"] > 0
 
     md = tmp_path / "benchmarks.md"
     render = subprocess.run([sys.executable, str(SCRIPT), "--render", str(out), "--to", str(md)],
@@ -56,6 +59,12 @@ def test_bench_rnn_runs_end_to_end_and_writes_its_json(tmp_path):
     assert text.startswith("# Benchmarks")
     assert "| smoke (2, 5, 3, 4) | LSTM | 1 | train |" in text
     assert "## Peak memory of the training step" in text and result["command"] in text
+    startup = text.split("## Start-up")[1].split("##")[0]
+    first = result["memory"][0]["lstmkit"]
+    assert "| configuration | cell | lstmkit |" in startup  # the floor has no start-up column
+    assert (f"| smoke | LSTM | {first['first_step_s'] - first['second_step_s']:.2f} |"
+            in startup)
+    assert f"({env['cpu_name']})" in text
 
     # the targets: read from every run given, met or not in each (the smoke shape renamed to
     # one of the configurations at its 2 threads, with ratios on either side; the
