@@ -245,6 +245,23 @@ def blas_counts():
 
 
 @pytest.mark.parametrize("dtype", [np.float32, np.float64], ids=["float32", "float64"])
+def test_pack_columns_lays_out_panels_from_any_layout(dtype):
+    """pack_columns reads a C-contiguous matrix row by row and a transposed view (W_h^T)
+    column by column; both give NumPy's panels of the zero-padded matrix."""
+    w = kernels.panel_width(dtype)
+    rng = np.random.default_rng(0)
+    for K, N in ((1, 1), (7, w), (9, w + 5), (33, 3 * w - 1)):
+        B = rng.normal(size=(K, N)).astype(dtype)
+        padded = np.zeros((K, -(-N // w) * w), dtype)
+        padded[:, :N] = B
+        expected = padded.reshape(K, -1, w).transpose(1, 0, 2)
+        for view in (B, np.ascontiguousarray(B.T).T, np.asfortranarray(B)[:, ::-1][:, ::-1]):
+            packed = kernels.pack_columns(view)
+            assert packed.flags.c_contiguous and packed.dtype == dtype
+            np.testing.assert_array_equal(packed, expected)
+
+
+@pytest.mark.parametrize("dtype", [np.float32, np.float64], ids=["float32", "float64"])
 def test_packed_matmul_equals_the_product_for_every_shape_of_tile(dtype):
     """The compiled loops' GEMM: whole tiles of TILE_ROWS rows and single rows (by
     ROW_PANELS panels at once and by one), whole panels and a last partial one, one inner

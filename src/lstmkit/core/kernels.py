@@ -165,16 +165,34 @@ def panel_width(dtype):
 
 def pack_columns(B):
     """B (K, N) as panels (ceil(N / w), K, w) of w = panel_width columns, C-contiguous, the
-    last panel's missing columns 0: what _packed_matmul multiplies by."""
+    last panel's missing columns 0: what _packed_matmul multiplies by. B may be a transposed
+    view (W_h^T for BPTT)."""
     K, N = B.shape
     w = panel_width(B.dtype)
-    full, rest = divmod(N, w)
-    packed = np.empty((full + (rest > 0), K, w), B.dtype)
-    packed[:full] = B[:, :full * w].reshape(K, full, w).transpose(1, 0, 2)
-    if rest:
-        packed[full, :, :rest] = B[:, full * w:]
-        packed[full, :, rest:] = 0
+    packed = np.empty((-(-N // w), K, w), B.dtype)
+    _pack(B, packed, B.strides[0] < B.strides[1])
     return packed
+
+
+@_jit
+def _pack(B, packed, by_column):
+    """packed[p, k, j] = B[k, p*w + j], 0 beyond B's last column. by_column: B's columns are
+    contiguous (a transposed view), read one column at a time (NumPy's strided copy of a
+    transposed W_h took 2.5-3x longer: 121 against 47 us for mnist, 2.0 against 0.7 ms for
+    large)."""
+    K, N = B.shape
+    P, _, w = packed.shape
+    if by_column:
+        for c in range(P * w):
+            p, j = divmod(c, w)
+            for k in range(K):
+                packed[p, k, j] = B[k, c] if c < N else 0
+    else:
+        for p in range(P):
+            for k in range(K):
+                for j in range(w):
+                    c = p * w + j
+                    packed[p, k, j] = B[k, c] if c < N else 0
 
 
 def _tile_kernel(rows, panels):
