@@ -47,8 +47,10 @@ PATHS = {"whole loop": 2**60, "per step": -1, "row blocks": -1}  # kernels.WHOLE
 
 def force_path(monkeypatch, path):
     monkeypatch.setattr(kernels, "WHOLE_LOOP_MAX_MACS", PATHS[path])
-    if path == "row blocks":  # two blocks of the N = 3 rows, (0, 1) and (1, 3), two threads
+    if path == "row blocks":  # two blocks of the N = 3 rows, (0, 1) and (1, 3), two threads,
+        # the forward running the second in two slices of one row
         monkeypatch.setattr(kernels, "row_blocks", lambda N, H, n_gates: kernels.split_rows(N, 2))
+        monkeypatch.setattr(kernels, "SLICE_ROWS", 1)
 
 
 def error(a, b):
@@ -360,6 +362,41 @@ def test_a_layer_runs_row_blocks_by_itself_each_projecting_its_rows(monkeypatch)
         reference, fast, ran = both_paths(monkeypatch, layer, X, state, dY, state, {})
     assert ran == {"lstm_forward_blocks": 1, "lstm_backward_blocks": 1}
     assert projected == [] and kernels.project_rows.signatures
+    assert_close(fast, reference, np.float32)
+
+
+def test_the_forward_runs_a_block_in_slices_of_at_most_slice_rows(monkeypatch):
+    """A forward block of more than SLICE_ROWS rows projects and runs its rows slice by slice
+    (40 rows, two blocks of 20: slices of 16 and 4 rows each); BPTT runs whole blocks; both
+    equal the NumPy path."""
+    assert kernels.SLICE_ROWS == 16
+    monkeypatch.setattr(kernels, "row_blocks", lambda N, H, n_gates: kernels.split_rows(N, 2))
+    projected, backward = [], []
+    project_rows, functions = kernels.project_rows, kernels.functions
+
+    def recording_projection(X, W_x_packed, XW, r0, r1):
+        projected.append((r0, r1))
+        project_rows(X, W_x_packed, XW, r0, r1)
+
+    def recording_functions(step):
+        f = functions(step)
+
+        def backward_loop(*args):
+            backward.append(args[-2:])
+            f.backward_loop(*args)
+        return f._replace(backward_loop=backward_loop)
+
+    monkeypatch.setattr(kernels, "project_rows", recording_projection)
+    monkeypatch.setattr(kernels, "functions", recording_functions)
+    layer = lstmkit.LSTM(3, 8, seed=0)
+    rng = np.random.default_rng(0)
+    X = rng.normal(size=(4, 40, 3)).astype(np.float32)
+    dY = rng.normal(size=(4, 40, 8)).astype(np.float32)
+    state = [rng.normal(size=(1, 40, 8)).astype(np.float32) for _ in range(2)]
+    reference, fast, ran = both_paths(monkeypatch, layer, X, state, dY, state, {})
+    assert ran == {"lstm_forward_blocks": 1, "lstm_backward_blocks": 1}
+    assert sorted(projected) == [(0, 16), (16, 20), (20, 36), (36, 40)]
+    assert sorted(backward) == [(0, 20), (20, 40)]
     assert_close(fast, reference, np.float32)
 
 
