@@ -18,7 +18,8 @@ One sequence (one layer, one direction) runs in one of three ways, chosen by `ro
   the Python work of a step would cost as much as its arithmetic and a second BLAS thread
   costs more than it brings, and for any step when NumPy's BLAS has one thread;
 - row blocks: the whole loop on blocks of the batch's rows at once, one thread each, each
-  block projecting its own rows of the input first, when NumPy's BLAS has several threads
+  block projecting its own rows of the input first (in the forward, slice by slice of at
+  most SLICE_ROWS rows), when NumPy's BLAS has several threads
   and OpenBLAS was told to let its idle workers sleep soon (OPENBLAS_THREAD_TIMEOUT at most
   22, see QUICK_SLEEP_TIMEOUT).
 
