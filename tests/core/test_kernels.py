@@ -43,6 +43,7 @@ STACKS = {"1 layer": dict(num_layers=1), "2 layers bidirectional": dict(num_laye
 PADDINGS = {"full": {}, "lengths": {"lengths": np.array([T, 0, 3])},
             "left-mask": {"mask": np.arange(T)[None, :] >= np.array([0, 2, T - 1])[:, None]}}
 PATHS = {"whole loop": 2**60, "per step": -1, "row blocks": -1}  # kernels.WHOLE_LOOP_MAX_MACS
+MODES = {"whole loop": "loop", "per step": "step", "row blocks": "blocks"}  # kernels.calls
 
 
 def force_path(monkeypatch, path):
@@ -119,7 +120,7 @@ def assert_close(fast, reference, dtype):
 
 def assert_compiled_and_ran(ran, layer, path):
     """The runner called the expected kind of kernel, and it holds compiled code."""
-    mode = {"whole loop": "loop", "per step": "step", "row blocks": "blocks"}[path]
+    mode = MODES[path]
     cell = type(layer.step).__name__[:-4].lower()
     assert set(ran) == {f"{cell}_forward_{mode}", f"{cell}_backward_{mode}"}, ran
     functions = kernels.functions(layer.step)
@@ -154,15 +155,21 @@ def test_truncated_bptt_equals_numpy_path(variant, truncate, path, monkeypatch):
     assert_compiled_and_ran(ran, layer, path)
 
 
+@pytest.mark.parametrize("path", PATHS)
 @pytest.mark.parametrize("variant", ["LSTM", "GRU"])
 @pytest.mark.parametrize("dtype", [np.float32, np.float64], ids=["float32", "float64"])
-def test_eval_mode_equals_numpy_path_and_keeps_no_tape(variant, dtype, monkeypatch):
+def test_eval_mode_equals_numpy_path_and_keeps_no_tape(variant, dtype, path, monkeypatch):
+    force_path(monkeypatch, path)
     layer = make_layer(variant, "2 layers bidirectional", dtype).eval()
     X, state0, _, _ = inputs(layer, dtype)
     monkeypatch.setenv("LSTMKIT_NO_JIT", "1")
     Y_ref, state_ref = layer(X, pack(state0), **PADDINGS["lengths"])
     monkeypatch.delenv("LSTMKIT_NO_JIT")
+    mode = MODES[path]
+    counter = f"{variant.lower()}_forward_{mode}"
+    before = kernels.calls.get(counter, 0)
     Y, state = layer(X, pack(state0), **PADDINGS["lengths"])
+    assert kernels.calls[counter] == before + 4  # 2 layers x 2 directions
     assert layer._tape is None
     assert error(Y, Y_ref) < TOL[dtype]
     for A, B in zip(as_list(state), as_list(state_ref), strict=True):
@@ -367,16 +374,17 @@ def test_a_layer_runs_row_blocks_by_itself_each_projecting_its_rows(monkeypatch)
 
 def test_the_forward_runs_a_block_in_slices_of_at_most_slice_rows(monkeypatch):
     """A forward block of more than SLICE_ROWS rows projects and runs its rows slice by slice
-    (40 rows, two blocks of 20: slices of 16 and 4 rows each); BPTT runs whole blocks; both
-    equal the NumPy path."""
+    (40 rows, two blocks of 20: slices of 16 and 4 rows each), into the gates buffer (x0 = 0)
+    in training and into its thread's scratch (x0 = the slice's first row) in eval mode; BPTT
+    runs whole blocks; all equal the NumPy path."""
     assert kernels.SLICE_ROWS == 16
     monkeypatch.setattr(kernels, "row_blocks", lambda N, H, n_gates: kernels.split_rows(N, 2))
     projected, backward = [], []
     project_rows, functions = kernels.project_rows, kernels.functions
 
-    def recording_projection(X, W_x_packed, XW, r0, r1):
-        projected.append((r0, r1))
-        project_rows(X, W_x_packed, XW, r0, r1)
+    def recording_projection(X, W_x_packed, XW, r0, r1, x0):
+        projected.append((r0, r1, x0, XW.shape[1]))
+        project_rows(X, W_x_packed, XW, r0, r1, x0)
 
     def recording_functions(step):
         f = functions(step)
@@ -395,9 +403,18 @@ def test_the_forward_runs_a_block_in_slices_of_at_most_slice_rows(monkeypatch):
     state = [rng.normal(size=(1, 40, 8)).astype(np.float32) for _ in range(2)]
     reference, fast, ran = both_paths(monkeypatch, layer, X, state, dY, state, {})
     assert ran == {"lstm_forward_blocks": 1, "lstm_backward_blocks": 1}
-    assert sorted(projected) == [(0, 16), (16, 20), (20, 36), (36, 40)]
+    assert sorted(projected) == [(0, 16, 0, 40), (16, 20, 0, 40), (20, 36, 0, 40),
+                                 (36, 40, 0, 40)]
     assert sorted(backward) == [(0, 20), (20, 40)]
     assert_close(fast, reference, np.float32)
+    layer.eval()
+    projected.clear()
+    Y, final = layer(X, pack(state))
+    assert sorted(projected) == [(0, 16, 0, 16), (16, 20, 16, 16), (20, 36, 20, 16),
+                                 (36, 40, 36, 16)]
+    assert error(Y, reference["Y"]) < TOL[np.float32]
+    for A, name in zip(final, ("state[0]", "state[1]"), strict=True):
+        assert error(A, reference[name]) < TOL[np.float32]
 
 
 def test_row_blocks_run_at_once_on_their_own_threads():

@@ -1,6 +1,9 @@
 """core.workspace: a kept buffer is handed out again only when nothing refers to it (the
 caller's array, a view of it, a tape), small arrays are never kept, the total kept is
-bounded, and outputs a caller holds survive later calls of the fast path."""
+bounded, outputs a caller holds survive later calls of the fast path, and a thread's scratch
+is its own."""
+
+import threading
 
 import numpy as np
 import pytest
@@ -53,6 +56,21 @@ def test_the_workspace_keeps_at_most_max_bytes(monkeypatch):
     for k, h in enumerate(held):  # what callers hold stays theirs
         h[...] = k
     assert all(np.all(h == k) for k, h in enumerate(held))
+
+
+def test_a_thread_gets_its_own_scratch_again_until_it_asks_for_another_shape():
+    a = workspace.thread_buffer((3, 16, 40), np.float32)
+    assert a.shape == (3, 16, 40) and a.dtype == np.float32 and a.flags.c_contiguous
+    assert workspace.thread_buffer((3, 16, 40), np.float32) is a
+    others = []
+    thread = threading.Thread(
+        target=lambda: others.append(workspace.thread_buffer((3, 16, 40), np.float32)))
+    thread.start()
+    thread.join()
+    assert others[0].shape == a.shape and not np.shares_memory(others[0], a)
+    b = workspace.thread_buffer((3, 16, 40), np.float64)
+    assert b.dtype == np.float64 and b is not a
+    assert workspace.thread_buffer((4, 16, 40), np.float64).shape == (4, 16, 40)
 
 
 @pytest.mark.parametrize("Layer", [lstmkit.LSTM, lstmkit.GRU])

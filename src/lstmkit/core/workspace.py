@@ -19,6 +19,7 @@ MAX_BYTES = 2**28  # 256 MiB kept at most
 
 _kept = []  # flat uint8 buffers, the least recently used first
 _lock = threading.Lock()
+_local = threading.local()  # thread_buffer's array of each thread
 
 
 def empty(shape, dtype):
@@ -39,6 +40,18 @@ def empty(shape, dtype):
         while sum(b.nbytes for b in _kept) > MAX_BYTES and len(_kept) > 1:
             del _kept[0]
         return buffer.view(dtype).reshape(shape)
+
+
+def thread_buffer(shape, dtype):
+    """A scratch array that belongs to the calling thread: the same one on every call with this
+    shape and dtype (a new one, replacing it, for another), so that what the thread last wrote
+    there is still in its core's caches. Its contents are the caller's only until the thread
+    asks again; one per thread, outside MAX_BYTES."""
+    shape, dtype = tuple(shape), np.dtype(dtype)
+    buffer = getattr(_local, "buffer", None)
+    if buffer is None or buffer.shape != shape or buffer.dtype != dtype:
+        buffer = _local.buffer = np.empty(shape, dtype)
+    return buffer
 
 
 def kept_bytes():
