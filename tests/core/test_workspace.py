@@ -73,6 +73,15 @@ def test_a_thread_gets_its_own_scratch_again_until_it_asks_for_another_shape():
     assert workspace.thread_buffer((4, 16, 40), np.float64).shape == (4, 16, 40)
 
 
+def test_a_thread_keeps_no_scratch_above_max_bytes(monkeypatch):
+    monkeypatch.setattr(workspace, "MAX_BYTES", 2**20)
+    kept = workspace.thread_buffer((2**18,), np.float32)  # 1 MiB: kept
+    assert workspace.thread_buffer((2**18,), np.float32) is kept
+    big = workspace.thread_buffer((2**18 + 1,), np.float32)
+    assert big.shape == (2**18 + 1,)
+    assert workspace.thread_buffer((2**18 + 1,), np.float32) is not big
+
+
 @pytest.mark.parametrize("Layer", [lstmkit.LSTM, lstmkit.GRU])
 def test_outputs_and_gradients_survive_later_calls(Layer):
     """Outputs of a first call, still held, are not overwritten by the later calls on the
