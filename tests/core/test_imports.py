@@ -1,7 +1,7 @@
 """core/ is the article in NumPy: it imports only numpy, a few standard-library helpers and
 itself; numba only in core/kernels.py, the optional fast-kernel module, which alone also
-writes its GEMM tile kernels in LLVM IR (llvmlite), finds and pins NumPy's BLAS (pathlib,
-threadpoolctl) and runs row blocks on threads (concurrent)."""
+writes its GEMM tile kernels in LLVM IR (llvmlite), finds NumPy's BLAS and reads its thread
+count (pathlib, threadpoolctl) and runs row blocks on threads (concurrent)."""
 
 import ast
 from pathlib import Path
@@ -9,7 +9,7 @@ from pathlib import Path
 import lstmkit.core
 
 CORE = Path(lstmkit.core.__file__).parent
-ALLOWED = {"numpy", "dataclasses", "typing", "os", "math", "functools", "contextlib",
+ALLOWED = {"numpy", "dataclasses", "typing", "os", "math", "functools",
            "threading", "sys", "itertools", "lstmkit"}
 FAST_KERNELS = {"numba", "threadpoolctl", "pathlib", "llvmlite",
                 "concurrent"}  # core/kernels.py only

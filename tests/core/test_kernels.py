@@ -255,8 +255,8 @@ def blas_counts():
 
 @pytest.mark.parametrize("dtype", [np.float32, np.float64], ids=["float32", "float64"])
 def test_pack_columns_lays_out_panels_from_any_layout(dtype):
-    """pack_columns reads a C-contiguous matrix row by row and a transposed view (W_h^T)
-    column by column; both give NumPy's panels of the zero-padded matrix."""
+    """pack_columns reads a row-major matrix row by row and a transposed view (W_h^T) column by
+    column, contiguous or not; all give NumPy's panels of the zero-padded matrix."""
     w = kernels.panel_width(dtype)
     rng = np.random.default_rng(0)
     for K, N in ((1, 1), (7, w), (9, w + 5), (33, 3 * w - 1)):
@@ -264,7 +264,11 @@ def test_pack_columns_lays_out_panels_from_any_layout(dtype):
         padded = np.zeros((K, -(-N // w) * w), dtype)
         padded[:, :N] = B
         expected = padded.reshape(K, -1, w).transpose(1, 0, 2)
-        for view in (B, np.ascontiguousarray(B.T).T, np.asfortranarray(B)[:, ::-1][:, ::-1]):
+        views = (B, np.ascontiguousarray(B.T).T,  # C-ordered; transposed
+                 np.concatenate([B, B], axis=1)[:, :N],  # rows apart by 2N
+                 np.concatenate([B.T, B.T], axis=1)[:, :K].T)  # transposed, columns apart by 2K
+        for view in views:
+            assert view.shape == B.shape and np.array_equal(view, B)
             packed = kernels.pack_columns(view)
             assert packed.flags.c_contiguous and packed.dtype == dtype
             np.testing.assert_array_equal(packed, expected)

@@ -70,7 +70,9 @@ def test_a_thread_gets_its_own_scratch_again_until_it_asks_for_another_shape():
     assert others[0].shape == a.shape and not np.shares_memory(others[0], a)
     b = workspace.thread_buffer((3, 16, 40), np.float64)
     assert b.dtype == np.float64 and b is not a
-    assert workspace.thread_buffer((4, 16, 40), np.float64).shape == (4, 16, 40)
+    c = workspace.thread_buffer((4, 16, 40), np.float64)
+    assert c.shape == (4, 16, 40) and c is not b
+    assert workspace.thread_buffer((4, 16, 40), np.float64) is c
 
 
 def test_a_thread_keeps_no_scratch_above_max_bytes(monkeypatch):
