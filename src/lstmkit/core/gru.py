@@ -136,16 +136,16 @@ class GRUStep:
             dR = dXW_n * c.HW_n  # (GB5)
             dHW[:, 2 * H :] = dXW_n * c.R  # (GB6)
         else:
-            dRH = dXW_n @ W_h[:, 2 * H :].T  # (GB5') (N, H)
+            dRH = (W_h[:, 2 * H :] @ dXW_n.T).T  # (GB5') (N, H)
             dR = dRH * c.H_prev  # (GB5')
             dH_prev += dRH * c.R  # (GB6')
         dXW_r[:] = dR * sigma.grad(c.R)  # (GB7)
         dXW_z[:] = dZ * sigma.grad(c.Z)  # (GB7)
         dHW[:, : 2 * H] = dXW[:, : 2 * H]  # (GB7) r and z: the hidden side shares dA
         if self.linear_before_reset:
-            dH_prev += dHW @ W_h.T  # (GB8) (N, H)
+            dH_prev += (W_h @ dHW.T).T  # (GB8) dHW W_h^T (N, H), transposed as (B10) of the LSTM
         else:
-            dH_prev += dHW[:, : 2 * H] @ W_h[:, : 2 * H].T  # (GB8')
+            dH_prev += (W_h[:, : 2 * H] @ dHW[:, : 2 * H].T).T  # (GB8')
         return dXW, dHW, GRUState(dH_prev)
 
     def weight_grads(self, params, X, caches, dXW, dHW):

@@ -299,6 +299,14 @@ def _packed_matmul(A, B_packed, out):
             _tile_row(A, B_packed, out, m0, p)
 
 
+def _times_transposed(dZ_t, W_h, out, scratch):
+    """out = dZ_t W_h^T, (B10) or (GB8), computed as (W_h dZ_t^T)^T into scratch (H, N):
+    OpenBLAS multiplies by W_h as stored faster than by its transposed view (one step, 2
+    threads: mnist 99 -> 76 us, charlm 210 -> 129 us, large 2.06 -> 1.62 ms; 1 thread 8-35%)."""
+    np.matmul(W_h, dZ_t.T, out=scratch)
+    out[...] = scratch.T
+
+
 @functools.cache
 def _numpy_blas():
     """threadpoolctl's handle on the BLAS library NumPy itself links, or None."""
@@ -860,8 +868,9 @@ def bptt(step, params, dY, dstate, tape, truncate):
     dXW = workspace.empty((T, N, GH), dtype)
     blocks = row_blocks(N, H, step.n_gates)
     loop = len(blocks) > 1 or whole_loop(N, H, step.n_gates)
-    W_hT = np.asarray(params["W_h"], dtype).T  # (G*H, H), for dZ_t W_h^T
-    W_hT_packed = pack_columns(W_hT) if loop else None
+    W_h = np.asarray(params["W_h"], dtype)
+    W_hT_packed = pack_columns(W_h.T) if loop else None  # W_h^T (G*H, H), for dZ_t W_h^T
+    dH_T = None if loop else np.empty((H, N), dtype)
     order = range(T) if reverse else range(T - 1, -1, -1)
     cuts = {t for s, t in enumerate(order)
             if truncate and s and chunk_starts(t, truncate, reverse)}
@@ -880,7 +889,7 @@ def bptt(step, params, dY, dstate, tape, truncate):
                     dH_gemm[:] = dH_carry[:] = dC[:] = 0
                 f.backward_step(G, buffers.C, dY, dXW, dH_gemm, dH_carry, dC, P, valid_b, t,
                                 masked, reverse)
-                np.matmul(dXW[t], W_hT, out=dH_gemm)  # (B10)
+                _times_transposed(dXW[t], W_h, dH_gemm, dH_T)  # (B10)
         return dXW, dXW, LSTMState(dH_gemm + dH_carry, dC)
     dHW = workspace.empty((T, N, GH), dtype)
     if loop:
@@ -893,5 +902,5 @@ def bptt(step, params, dY, dstate, tape, truncate):
                 dH_gemm[:] = dH_carry[:] = 0
             f.backward_step(G, buffers.H, buffers.HW_n, dY, dXW, dHW, dH_gemm, dH_carry,
                             valid_b, t, masked, reverse)
-            np.matmul(dHW[t], W_hT, out=dH_gemm)  # (GB8)
+            _times_transposed(dHW[t], W_h, dH_gemm, dH_T)  # (GB8)
     return dXW, dHW, GRUState(dH_gemm + dH_carry)

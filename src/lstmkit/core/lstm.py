@@ -178,7 +178,9 @@ class LSTMStep:
             dZ[:, : 3 * H] *= c.unclipped[:, : 3 * H]  # (B8), (B9) clip
         if self.peephole:
             dC_prev += dZ_i * P_i + dZ_f * P_f  # (B7p)
-        dH_prev = dZ @ params["W_h"].T  # (B10) (N, H)
+        # (B10) dZ W_h^T, computed as (W_h dZ^T)^T: OpenBLAS multiplies by W_h as stored
+        # 1.3-1.6x faster than by its transposed view (2 threads, charlm: 210 -> 129 us)
+        dH_prev = (params["W_h"] @ dZ.T).T  # (B10) (N, H)
         return dZ, dZ, LSTMState(dH_prev, dC_prev)
 
     def weight_grads(self, params, X, caches, dZ_x, dZ_h):
