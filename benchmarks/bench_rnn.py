@@ -196,7 +196,7 @@ def make_floor(cell, D, H, X, dY):
     Hs = rng.standard_normal((T, N, H)).astype(DTYPE)
     HW = np.empty((N, G), DTYPE)
     dZ = rng.standard_normal((T, N, G)).astype(DTYPE)
-    dH = np.empty((N, H), DTYPE)
+    dH_T = np.empty((H, N), DTYPE)
 
     def forward():
         np.matmul(X2, W_x, out=XW)
@@ -205,8 +205,8 @@ def make_floor(cell, D, H, X, dY):
 
     def train():
         forward()
-        for t in reversed(range(T)):
-            np.matmul(dZ[t], W_h.T, out=dH)
+        for t in reversed(range(T)):  # dZ_t W_h^T as (W_h dZ_t^T)^T, lstmkit's faster form
+            np.matmul(W_h, dZ[t].T, out=dH_T)
         dZ2 = dZ.reshape(T * N, G)
         return X2.T @ dZ2, Hs.reshape(T * N, H).T @ dZ2, dZ2 @ W_x.T
 
