@@ -329,24 +329,29 @@ def test_the_gemm_tiles_for_machines_without_avx512(tmp_path):
     assert out.returncode == 0 and out.stdout.split() == ["ok"], out.stderr[-2000:]
 
 
+def workers_sleep_soon(monkeypatch, timeout=22):
+    """As if NumPy's OpenBLAS had loaded with OPENBLAS_THREAD_TIMEOUT=timeout."""
+    monkeypatch.setattr(kernels, "loaded_thread_timeout", lambda path: timeout)
+
+
 @pytest.mark.parametrize(("timeout", "threads", "shape", "expected"), [
-    ("22", 2, (64, 128, 4), ((0, 32), (32, 64))),  # mnist: two blocks of 32 rows
-    ("4", 2, (32, 64, 4), ((0, 16), (16, 32))),  # stock, 2^19 multiply-adds
-    ("22", 1, (64, 128, 4), ((0, 64),)),  # one BLAS thread: one block
-    (None, 2, (64, 128, 4), ((0, 64),)),  # OpenBLAS's default: its workers spin 0.1 s
-    ("23", 2, (64, 128, 4), ((0, 64),)),
-    ("soon", 2, (64, 128, 4), ((0, 64),)),
-    ("22", 2, (16, 64, 4), ((0, 16),)),  # 2^18: ROW_BLOCK_MIN_MACS
-    ("22", 2, (12, 256, 4), ((0, 12),)),  # fewer than 2 x 8 rows
+    (22, 2, (64, 128, 4), ((0, 32), (32, 64))),  # mnist: two blocks of 32 rows
+    (4, 2, (32, 64, 4), ((0, 16), (16, 32))),  # stock, 2^19 multiply-adds
+    (1, 2, (32, 64, 4), ((0, 16), (16, 32))),  # OpenBLAS takes 1 as 4
+    (22, 1, (64, 128, 4), ((0, 64),)),  # one BLAS thread: one block
+    (0, 2, (64, 128, 4), ((0, 64),)),  # unset, OpenBLAS's default: its workers spin 0.1 s
+    (-3, 2, (64, 128, 4), ((0, 64),)),  # taken as unset
+    (23, 2, (64, 128, 4), ((0, 64),)),
+    (22, 2, (16, 64, 4), ((0, 16),)),  # 2^18: ROW_BLOCK_MIN_MACS
+    (22, 2, (12, 256, 4), ((0, 12),)),  # fewer than 2 x 8 rows
 ])
 def test_row_blocks_only_where_openblas_workers_sleep_soon(timeout, threads, shape, expected,
                                                            monkeypatch):
-    """One block per BLAS thread when OPENBLAS_THREAD_TIMEOUT is at most 22, the step's GEMM
-    above 2^18 multiply-adds and each block at least 8 rows; else the one block (0, N)."""
-    if timeout is None:
-        monkeypatch.delenv("OPENBLAS_THREAD_TIMEOUT", raising=False)
-    else:
-        monkeypatch.setenv("OPENBLAS_THREAD_TIMEOUT", timeout)
+    """One block per BLAS thread when OpenBLAS loaded with OPENBLAS_THREAD_TIMEOUT 1 to 22, the
+    step's GEMM above 2^18 multiply-adds and each block at least 8 rows; else the one block
+    (0, N)."""
+    workers_sleep_soon(monkeypatch, timeout)
+    monkeypatch.setenv("OPENBLAS_THREAD_TIMEOUT", "22")  # read only where OpenBLAS does not say
     with threadpool_limits(threads):
         assert kernels.row_blocks(*shape) == expected
         seen = []
@@ -356,12 +361,60 @@ def test_row_blocks_only_where_openblas_workers_sleep_soon(timeout, threads, sha
         assert seen == [expected]  # the same on any thread
 
 
+@pytest.mark.parametrize(("environment", "expected"), [
+    ("22", ((0, 32), (32, 64))), ("28", ((0, 64),)), ("soon", ((0, 64),)), (None, ((0, 64),)),
+])
+def test_a_blas_that_does_not_report_its_timeout_goes_by_the_environment(environment, expected,
+                                                                         monkeypatch):
+    """Where the BLAS has no openblas_thread_timeout (another library, an older OpenBLAS), the
+    environment's OPENBLAS_THREAD_TIMEOUT decides, read at the call."""
+    workers_sleep_soon(monkeypatch, None)
+    if environment is None:
+        monkeypatch.delenv("OPENBLAS_THREAD_TIMEOUT", raising=False)
+    else:
+        monkeypatch.setenv("OPENBLAS_THREAD_TIMEOUT", environment)
+    with threadpool_limits(2):
+        assert kernels.row_blocks(64, 128, 4) == expected
+
+
+_TIMEOUT_CHECK = """
+import os, sys
+import numpy as np
+from threadpoolctl import threadpool_limits
+from lstmkit.core import kernels
+if sys.argv[1] == "set-late":  # after NumPy loaded OpenBLAS: OpenBLAS never sees it
+    os.environ["OPENBLAS_THREAD_TIMEOUT"] = "22"
+lib = kernels._numpy_blas()
+with threadpool_limits(2):
+    print(kernels.loaded_thread_timeout(lib.filepath), len(kernels.row_blocks(64, 128, 4)))
+    os.environ["OPENBLAS_THREAD_TIMEOUT"] = "28"  # too late again: nothing changes
+    print(len(kernels.row_blocks(64, 128, 4)))
+"""
+
+
+@pytest.mark.parametrize(("how", "expected"), [
+    ("set-before-start", ["22", "2", "2"]),
+    ("set-late", ["0", "1", "1"]),
+    ("unset", ["0", "1", "1"]),
+])
+def test_row_blocks_follow_the_timeout_openblas_loaded_with(how, expected):
+    """NumPy's real OpenBLAS, in a new process: OPENBLAS_THREAD_TIMEOUT=22 in the environment at
+    start gives row blocks; set from Python after NumPy loaded, as OpenBLAS never reads it
+    then, it gives none; changing it later moves nothing."""
+    env = {k: v for k, v in os.environ.items() if k != "OPENBLAS_THREAD_TIMEOUT"}
+    if how == "set-before-start":
+        env["OPENBLAS_THREAD_TIMEOUT"] = "22"
+    out = subprocess.run([sys.executable, "-c", _TIMEOUT_CHECK, how], capture_output=True,
+                         text=True, env=env, timeout=300)
+    assert out.returncode == 0, out.stderr[-2000:]
+    assert out.stdout.split() == expected
+
 
 def test_a_layer_runs_row_blocks_by_itself_each_projecting_its_rows(monkeypatch):
-    """With 2 BLAS threads and OPENBLAS_THREAD_TIMEOUT=22 a stock-sized layer (32 rows, 2^19
+    """With 2 BLAS threads and OpenBLAS's workers sleeping soon, a stock-sized layer (32 rows, 2^19
     multiply-adds a step) runs forward and BPTT in two row blocks, each block projecting its
     own rows of the input (no NumPy GEMM for it), and equals the NumPy path."""
-    monkeypatch.setenv("OPENBLAS_THREAD_TIMEOUT", "22")
+    workers_sleep_soon(monkeypatch)
     projected = []
     monkeypatch.setattr(kernels, "_input_projection", lambda *args: projected.append(args))
     layer = lstmkit.LSTM(3, 64, seed=0)
@@ -470,9 +523,9 @@ def test_row_blocks_run_in_a_forked_child_after_the_parent_ran_them():
 
 def test_a_layer_on_another_thread_runs_row_blocks_and_leaves_blas_alone(monkeypatch):
     """Nothing on the fast path depends on the calling thread or changes BLAS's thread count:
-    a layer called from a worker thread runs row blocks (stock-sized, 2 threads,
-    OPENBLAS_THREAD_TIMEOUT=22) and gives the main thread's outputs."""
-    monkeypatch.setenv("OPENBLAS_THREAD_TIMEOUT", "22")
+    a layer called from a worker thread runs row blocks (stock-sized, 2 threads, OpenBLAS's
+    workers sleeping soon) and gives the main thread's outputs."""
+    workers_sleep_soon(monkeypatch)
     layer = lstmkit.LSTM(1, 64, seed=0)
     X = np.random.default_rng(0).normal(size=(5, 32, 1)).astype(np.float32)
     seen = {}

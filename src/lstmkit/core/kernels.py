@@ -46,6 +46,7 @@ Transcendentals: float64 uses libm's exp and tanh; float32 a rational approximat
 sigma(x) = (1 + tanh(x / 2)) / 2.
 """
 
+import ctypes
 import functools
 import itertools
 import math
@@ -638,9 +639,9 @@ def whole_loop(N, H, n_gates):
 # takes a core from a block. Measured in one process, a training step followed by a 2-thread
 # GEMM (an output layer), 2 threads: blocks against the per-step path 0.70-0.95x with the
 # default timeout, 1.02-1.10x with 2^22 cycles and 1.06-1.28x with 2^4 (mnist, charlm, large;
-# blocks calling OpenBLAS on one thread then). So blocks are used only when
-# OPENBLAS_THREAD_TIMEOUT is at most QUICK_SLEEP_TIMEOUT, for steps whose GEMM is above
-# ROW_BLOCK_MIN_MACS, at least ROW_BLOCK_MIN_ROWS rows a block.
+# blocks calling OpenBLAS on one thread then). So blocks are used only when NumPy's OpenBLAS
+# loaded with OPENBLAS_THREAD_TIMEOUT at most QUICK_SLEEP_TIMEOUT (_blas_workers_sleep_soon),
+# for steps whose GEMM is above ROW_BLOCK_MIN_MACS, at least ROW_BLOCK_MIN_ROWS rows a block.
 QUICK_SLEEP_TIMEOUT = 22
 ROW_BLOCK_MIN_MACS = 2**18
 ROW_BLOCK_MIN_ROWS = 8
@@ -663,20 +664,39 @@ _pool = []  # the worker threads of row blocks (a ThreadPoolExecutor, made on fi
 os.register_at_fork(after_in_child=_pool.clear)  # a forked child has none of its threads
 
 
-def _blas_workers_sleep_soon():
-    """True when OPENBLAS_THREAD_TIMEOUT asks OpenBLAS's idle workers to sleep within
-    2^QUICK_SLEEP_TIMEOUT cycles."""
+@functools.cache
+def loaded_thread_timeout(path):
+    """The OPENBLAS_THREAD_TIMEOUT that the OpenBLAS library at `path` read when it loaded, as
+    its openblas_thread_timeout() returns it (0 when unset), or None when it has no such
+    function (an older OpenBLAS)."""
     try:
-        return int(os.environ.get("OPENBLAS_THREAD_TIMEOUT", "")) <= QUICK_SLEEP_TIMEOUT
-    except ValueError:
-        return False
+        return int(ctypes.CDLL(path).openblas_thread_timeout())
+    except (OSError, AttributeError):
+        return None
+
+
+def _blas_workers_sleep_soon(lib):
+    """True when NumPy's OpenBLAS lets its idle workers sleep within 2^QUICK_SLEEP_TIMEOUT
+    cycles: its OPENBLAS_THREAD_TIMEOUT is 1 to QUICK_SLEEP_TIMEOUT (it takes 1-3 as 4, and 0
+    or less as unset: 2^28 cycles). The value is the one OpenBLAS read when it loaded: set
+    later, from Python, the variable changes nothing in OpenBLAS, so it must change nothing
+    here (row blocks beside spinning workers ran mnist's forward 1.4x slower than with the
+    variable set before start, and a torch step in the same process 1.8x). Another BLAS, or
+    an OpenBLAS that does not report it: the environment's value now."""
+    timeout = loaded_thread_timeout(lib.filepath) if lib.internal_api == "openblas" else None
+    if timeout is None:
+        try:
+            timeout = int(os.environ.get("OPENBLAS_THREAD_TIMEOUT", ""))
+        except ValueError:
+            return False
+    return 1 <= timeout <= QUICK_SLEEP_TIMEOUT
 
 
 def row_blocks(N, H, n_gates):
     """The (r0, r1) bounds of the row blocks a sequence of N rows runs in: one per thread of
     NumPy's BLAS when blocks pay (see QUICK_SLEEP_TIMEOUT), else the one block (0, N)."""
     lib = _numpy_blas() if N * H * n_gates * H > ROW_BLOCK_MIN_MACS else None
-    if lib is None or not _blas_workers_sleep_soon():
+    if lib is None or not _blas_workers_sleep_soon(lib):
         return ((0, N),)
     return split_rows(N, min(lib.num_threads, N // ROW_BLOCK_MIN_ROWS))
 
