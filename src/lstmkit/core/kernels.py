@@ -303,7 +303,7 @@ def _packed_matmul(A, B_packed, out):
 def _times_transposed(dZ_t, W_h, out, scratch):
     """out = dZ_t W_h^T, (B10) or (GB8), computed as (W_h dZ_t^T)^T into scratch (H, N):
     OpenBLAS multiplies by W_h as stored faster than by its transposed view (one step, 2
-    threads: mnist 99 -> 76 us, charlm 210 -> 129 us, large 2.06 -> 1.62 ms; 1 thread 8-35%)."""
+    threads: mnist 99 -> 76 us, charlm 210 -> 129 us, large 2.06 -> 1.62 ms; 1 thread 7-34%)."""
     np.matmul(W_h, dZ_t.T, out=scratch)
     out[...] = scratch.T
 
