@@ -681,7 +681,7 @@ def _blas_workers_sleep_soon(lib):
     or less as unset: 2^28 cycles). The value is the one OpenBLAS read when it loaded: set
     later, from Python, the variable changes nothing in OpenBLAS, so it must change nothing
     here (row blocks beside spinning workers ran mnist's forward 1.4x slower than with the
-    variable set before start, and a torch step in the same process 1.8x). Another BLAS, or
+    variable set before start, and a torch step in the same process 1.5-2x). Another BLAS, or
     an OpenBLAS that does not report it: the environment's value now."""
     timeout = loaded_thread_timeout(lib.filepath) if lib.internal_api == "openblas" else None
     if timeout is None:
