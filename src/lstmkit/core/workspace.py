@@ -11,6 +11,7 @@ dtype) keeps one scratch array per thread instead, the same one for the same thr
 it stays in that core's caches from call to call.
 """
 
+import math
 import sys
 import threading
 
@@ -27,7 +28,7 @@ _local = threading.local()  # thread_buffer's array of each thread
 def empty(shape, dtype):
     """np.empty(shape, dtype), in a kept buffer when one of its size is free."""
     dtype = np.dtype(dtype)
-    nbytes = int(np.prod(shape)) * dtype.itemsize
+    nbytes = math.prod(shape) * dtype.itemsize  # math.prod: np.prod's call costs 5 us
     if nbytes < MIN_BYTES:
         return np.empty(shape, dtype)
     with _lock:
