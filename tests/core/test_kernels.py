@@ -411,9 +411,10 @@ def test_row_blocks_follow_the_timeout_openblas_loaded_with(how, expected):
 
 
 def test_a_layer_runs_row_blocks_by_itself_each_projecting_its_rows(monkeypatch):
-    """With 2 BLAS threads and OpenBLAS's workers sleeping soon, a stock-sized layer (32 rows, 2^19
-    multiply-adds a step) runs forward and BPTT in two row blocks, each block projecting its
-    own rows of the input (no NumPy GEMM for it), and equals the NumPy path."""
+    """With 2 BLAS threads and OpenBLAS's workers sleeping soon, a stock-sized layer (32 rows,
+    2^19 multiply-adds a step) runs forward and BPTT in two row blocks, each block projecting
+    its own rows of the input step by step (no NumPy GEMM for it: the forward loop gets W_x
+    packed), and equals the NumPy path."""
     workers_sleep_soon(monkeypatch)
     projected = []
     monkeypatch.setattr(kernels, "_input_projection", lambda *args: projected.append(args))
@@ -425,33 +426,35 @@ def test_a_layer_runs_row_blocks_by_itself_each_projecting_its_rows(monkeypatch)
         state = [rng.normal(size=(1, 32, 64)).astype(np.float32) for _ in range(2)]
         reference, fast, ran = both_paths(monkeypatch, layer, X, state, dY, state, {})
     assert ran == {"lstm_forward_blocks": 1, "lstm_backward_blocks": 1}
-    assert projected == [] and kernels.project_rows.signatures
+    assert projected == []
+    packed_arguments = {signature[1] for signature in kernels.lstm_functions(False, False)
+                        .forward_loop.signatures}
+    assert numba.types.Array(numba.float32, 3, "C") in packed_arguments
     assert_close(fast, reference, np.float32)
 
 
 def test_the_forward_runs_a_block_in_slices_of_at_most_slice_rows(monkeypatch):
     """A forward block of more than SLICE_ROWS rows projects and runs its rows slice by slice
     (40 rows, two blocks of 20: slices of 16 and 4 rows each), into the gates buffer (x0 = 0)
-    in training and into its thread's scratch (x0 = the slice's first row) in eval mode; BPTT
-    runs whole blocks; all equal the NumPy path."""
+    in training and into one step's slot of its thread's scratch (x0 = the slice's first row)
+    in eval mode; BPTT runs whole blocks; all equal the NumPy path."""
     assert kernels.SLICE_ROWS == 16
     monkeypatch.setattr(kernels, "row_blocks", lambda N, H, n_gates: kernels.split_rows(N, 2))
     projected, backward = [], []
-    project_rows, functions = kernels.project_rows, kernels.functions
-
-    def recording_projection(X, W_x_packed, XW, r0, r1, x0):
-        projected.append((r0, r1, x0, XW.shape[1]))
-        project_rows(X, W_x_packed, XW, r0, r1, x0)
+    functions = kernels.functions
 
     def recording_functions(step):
         f = functions(step)
 
+        def forward_loop(X, W_x_packed, XW, *args):
+            projected.append((*args[-3:], XW.shape[:2]))  # r0, r1, x0, (slots, rows)
+            f.forward_loop(X, W_x_packed, XW, *args)
+
         def backward_loop(*args):
             backward.append(args[-2:])
             f.backward_loop(*args)
-        return f._replace(backward_loop=backward_loop)
+        return f._replace(forward_loop=forward_loop, backward_loop=backward_loop)
 
-    monkeypatch.setattr(kernels, "project_rows", recording_projection)
     monkeypatch.setattr(kernels, "functions", recording_functions)
     layer = lstmkit.LSTM(3, 8, seed=0)
     rng = np.random.default_rng(0)
@@ -460,15 +463,15 @@ def test_the_forward_runs_a_block_in_slices_of_at_most_slice_rows(monkeypatch):
     state = [rng.normal(size=(1, 40, 8)).astype(np.float32) for _ in range(2)]
     reference, fast, ran = both_paths(monkeypatch, layer, X, state, dY, state, {})
     assert ran == {"lstm_forward_blocks": 1, "lstm_backward_blocks": 1}
-    assert sorted(projected) == [(0, 16, 0, 40), (16, 20, 0, 40), (20, 36, 0, 40),
-                                 (36, 40, 0, 40)]
+    assert sorted(projected) == [(0, 16, 0, (4, 40)), (16, 20, 0, (4, 40)),
+                                 (20, 36, 0, (4, 40)), (36, 40, 0, (4, 40))]
     assert sorted(backward) == [(0, 20), (20, 40)]
     assert_close(fast, reference, np.float32)
     layer.eval()
     projected.clear()
     Y, final = layer(X, pack(state))
-    assert sorted(projected) == [(0, 16, 0, 16), (16, 20, 16, 16), (20, 36, 20, 16),
-                                 (36, 40, 36, 16)]
+    assert sorted(projected) == [(0, 16, 0, (1, 16)), (16, 20, 16, (1, 16)),
+                                 (20, 36, 20, (1, 16)), (36, 40, 36, (1, 16))]
     assert error(Y, reference["Y"]) < TOL[np.float32]
     for A, name in zip(final, ("state[0]", "state[1]"), strict=True):
         assert error(A, reference[name]) < TOL[np.float32]

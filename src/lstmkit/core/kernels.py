@@ -18,10 +18,10 @@ One sequence (one layer, one direction) runs in one of three ways, chosen by `ro
   the Python work of a step would cost as much as its arithmetic and a second BLAS thread
   costs more than it brings, and for any step when NumPy's BLAS has one thread;
 - row blocks: the whole loop on blocks of the batch's rows at once, one thread each, each
-  block projecting its own rows of the input first (in the forward, slice by slice of at
-  most SLICE_ROWS rows), when NumPy's BLAS has several threads
-  and OpenBLAS was told to let its idle workers sleep soon (OPENBLAS_THREAD_TIMEOUT at most
-  22, see QUICK_SLEEP_TIMEOUT).
+  step of the forward projecting its own rows of the input just before its GEMM (slice by
+  slice of at most SLICE_ROWS rows), when NumPy's BLAS has several threads and OpenBLAS
+  loaded with its idle workers told to sleep soon (OPENBLAS_THREAD_TIMEOUT at most 22, see
+  QUICK_SLEEP_TIMEOUT).
 
 All write into buffers taken once per sequence (from core.workspace, which keeps them from
 call to call), never per step:
@@ -34,8 +34,9 @@ call to call), never per step:
     HW_n  (T, N, H)    H_{t-1} W_hn + b_hn, which (GB5) needs (GRU)
 
 and the outputs Y are the view H[1:] (H[:T] in reverse), or a buffer of their own with masks.
-In eval mode on row blocks nothing is kept for BPTT, and each slice of rows projects into a
-scratch of its own rows that its thread keeps (workspace.thread_buffer) instead of gates.
+In eval mode on row blocks nothing is kept for BPTT, and each step of a slice of rows
+projects into one step's scratch that its thread keeps (workspace.thread_buffer) instead of
+gates.
 BPTT reads these back, writes dZ (T, N, G*H) (the GRU also dHW, its hidden-side twin) and
 carries the state gradient in three (N, H) arrays: dH_gemm (the last step's dZ W_h^T),
 dH_carry (the rest of dH_{t-1}: the GRU's dH Z (GB3), and at masked rows the gradient passing
@@ -450,16 +451,19 @@ def lstm_functions(peephole, coupled):
                             valid[t], masked, peephole, coupled)
 
     @_jit
-    def forward_loop(XW, b, W_h_packed, Hs, Cs, P, valid, Y, HW, masked, reverse, r0, r1, x0):
-        T = XW.shape[0]
+    def forward_loop(X, W_x_packed, XW, b, W_h_packed, Hs, Cs, P, valid, Y, HW, masked, reverse,
+                     r0, r1, x0):
+        T = X.shape[0]
         for s in range(T):
             t = T - 1 - s if reverse else s
             p, n = (t + 1, t) if reverse else (t, t + 1)
+            Z = _step_slot(XW, t, r0, r1, x0)
+            if W_x_packed is not None:  # row blocks: this step's rows of X W_x, just before use
+                _packed_matmul(X[t][r0:r1], W_x_packed, Z)
             H_prev = Hs[p][r0:r1]
             _packed_matmul(H_prev, W_h_packed, HW)
-            _lstm_forward_rows(XW[t][r0 - x0:r1 - x0], b, HW, H_prev, Cs[p][r0:r1],
-                               Hs[n][r0:r1], Cs[n][r0:r1], P, valid[t][r0:r1], Y[t][r0:r1],
-                               masked, peephole, coupled)
+            _lstm_forward_rows(Z, b, HW, H_prev, Cs[p][r0:r1], Hs[n][r0:r1], Cs[n][r0:r1], P,
+                               valid[t][r0:r1], Y[t][r0:r1], masked, peephole, coupled)
 
     @_jit
     def backward_loop(G, W_hT_packed, Cs, dY, dZ, dH_gemm, dH_carry, dC, P, valid, masked,
@@ -560,16 +564,19 @@ def gru_backward_step(G, Hs, HW_n, dY, dXW, dHW, dH_gemm, dH_carry, valid, t, ma
 
 
 @_jit
-def gru_forward_loop(XW, b_x, W_h_packed, b_h, Hs, HW_n, valid, Y, HW, masked, reverse, r0, r1,
-                     x0):
-    T = XW.shape[0]
+def gru_forward_loop(X, W_x_packed, XW, b_x, W_h_packed, b_h, Hs, HW_n, valid, Y, HW, masked,
+                     reverse, r0, r1, x0):
+    T = X.shape[0]
     for s in range(T):
         t = T - 1 - s if reverse else s
         p, n = (t + 1, t) if reverse else (t, t + 1)
+        G = _step_slot(XW, t, r0, r1, x0)
+        if W_x_packed is not None:  # row blocks: this step's rows of X W_x, just before use
+            _packed_matmul(X[t][r0:r1], W_x_packed, G)
         H_prev = Hs[p][r0:r1]
         _packed_matmul(H_prev, W_h_packed, HW)
-        _gru_forward_rows(XW[t][r0 - x0:r1 - x0], b_x, HW, b_h, H_prev, Hs[n][r0:r1],
-                          HW_n[t][r0:r1], valid[t][r0:r1], Y[t][r0:r1], masked)
+        _gru_forward_rows(G, b_x, HW, b_h, H_prev, Hs[n][r0:r1], HW_n[t][r0:r1],
+                          valid[t][r0:r1], Y[t][r0:r1], masked)
 
 
 @_jit
@@ -630,9 +637,10 @@ def whole_loop(N, H, n_gates):
 # ---------------------------------------------------------------- row blocks
 
 # A batch's rows are independent sequences, so with k BLAS threads the compiled whole loop can
-# run on k blocks of rows at once, one thread each, each block's rows of the input projection
-# first (project_rows): the gate math then uses every core (on the per-step path it runs on
-# one while BLAS uses all), no BLAS runs, and no thread waits on another before the loop ends.
+# run on k blocks of rows at once, one thread each, each step projecting the block's rows of
+# X_t itself (the tile kernels on W_x packed): the gate math then uses every core (on the
+# per-step path it runs on one while BLAS uses all), no BLAS runs, and no thread waits on
+# another before the loop ends.
 # It pays only while OpenBLAS's idle workers leave the cores to these threads: after a call on
 # several threads (the weight gradients, the next layer) they spin for OPENBLAS_THREAD_TIMEOUT
 # (read when OpenBLAS loads; 2^28 cycles, about 0.1 s, by default), and a spinning worker
@@ -647,17 +655,17 @@ ROW_BLOCK_MIN_MACS = 2**18
 ROW_BLOCK_MIN_ROWS = 8
 
 # In the forward, a block runs its rows in slices of at most SLICE_ROWS rows, one after the
-# other, each projecting its rows and then running its loop: mnist's slice of 16 rows projects
-# to T x 16 x 4H floats, 0.9 MiB, which its loop then reads from the core's 1 MiB L2, where a
-# block's 32 rows (1.8 MiB) came back from the L3 the machine's other tenants share. Measured
-# interleaved with torch, 2 threads: mnist's forward 4-12% faster (4 runs), its training step
-# 2-3%; large (slices of a 64-row block) unchanged; BPTT in slices was no faster, so it runs
-# whole blocks. 16 rows are four TILE_ROWS tiles, as many as the step's GEMM needs to reuse
-# each panel of W_h in registers. In eval mode, where no gates are kept, each thread projects a
-# slice into the same scratch every time (workspace.thread_buffer), still in its core's caches
-# from the last slice and call, instead of into the (T, N, G*H) buffer, whose lines come back
-# cold on every call: measured the same way, forward 2.5-6% faster on mnist (5 runs), 7% on
-# stock, 1% on charlm and large.
+# other, each through all its steps. Each step projects its slice's rows of X_t just before
+# its GEMM H_{t-1} W_h, so the gate math reads X_t W_x from L1, where a projection of all
+# steps first (T x 16 x 4H floats, 0.9 MiB for mnist) came back from L2 or L3; in eval mode,
+# where no gates are kept, every step projects into the same one-step scratch of its thread
+# (workspace.thread_buffer). Measured interleaved with torch, 2 threads, against projecting
+# each slice's steps first (into a T-step scratch in eval mode): forward 3-6% faster on mnist,
+# 14-17% on stock, 5-8% on charlm, 1.5% on large; training 1-3% (two runs each). Slices, from
+# when the projection came first: mnist's forward 4-12% faster than whole blocks, and still
+# 4% on large with the projection in the steps (mnist 3% slower); BPTT runs whole blocks.
+# 16 rows are four TILE_ROWS tiles, as many as the step's GEMM needs to reuse each panel of
+# W_h in registers.
 SLICE_ROWS = 16
 
 _pool = []  # the worker threads of row blocks (a ThreadPoolExecutor, made on first use)
@@ -726,39 +734,36 @@ def _mode(blocks, loop):
     return "blocks" if len(blocks) > 1 else "loop" if loop else "step"
 
 
-@_jit
-def project_rows(X, W_x_packed, XW, r0, r1, x0):
-    """XW[:, r0 - x0:r1 - x0] = X[:, r0:r1] W_x, X (T, N, D): the input projection of a block's
-    rows, one GEMM over all steps by the tile kernels (W_x packed by pack_columns). XW's first
-    row holds the batch's row x0 (0: XW has all N rows)."""
-    for t in range(X.shape[0]):
-        _packed_matmul(X[t][r0:r1], W_x_packed, XW[t][r0 - x0:r1 - x0])
+@register_jitable
+def _step_slot(XW, t, r0, r1, x0):
+    """Rows r0:r1 of step t's slot in XW (T, rows, G*H), whose first row holds the batch's row
+    x0; a single slot (1, rows, G*H), eval mode's scratch, serves every step."""
+    return XW[t % XW.shape[0]][r0 - x0:r1 - x0]
 
 
-def _forward_blocks(forward_loop, blocks, XW, projection, arguments):
-    """forward_loop(XW, *arguments(r0, r1), x0) on every row block at once (run_blocks), x0 the
-    batch row that XW's first row holds. One block: XW holds the projection already, x0 = 0.
-    Several: each block first projects its own rows, projection = (X, W_x packed, G*H): on its
-    own thread, where its loop then reads them, and without BLAS (a BLAS call on several
-    threads would leave its workers spinning into the blocks, one on one thread would need
-    BLAS pinned from here); slice by slice (SLICE_ROWS), into XW (T, N, G*H) when the gates
-    are kept for BPTT, else (XW None: eval mode) into the thread's scratch for the slice's
-    rows (workspace.thread_buffer), which its last slice left in the core's caches."""
+def _forward_blocks(forward_loop, blocks, X, XW, W_x_packed, GH, arguments):
+    """forward_loop(X, W_x_packed, XW, *arguments(r0, r1), x0) on every row block at once
+    (run_blocks), x0 the batch row that XW's first row holds. One block: XW holds the
+    projection already (W_x_packed None), x0 = 0. Several: each step of a block projects its
+    own rows of X_t (the tile kernels on W_x packed) just before its GEMM reads them: on the
+    block's thread and without BLAS (a BLAS call on several threads would leave its workers
+    spinning into the blocks, one on one thread would need BLAS pinned from here); slice by
+    slice (SLICE_ROWS), into XW (T, N, G*H) when the gates are kept for BPTT, else (XW None:
+    eval mode) into one step's slot of the thread's own (1, rows, G*H) scratch
+    (workspace.thread_buffer), which every step reuses from the core's L1 and L2."""
     if len(blocks) == 1:
-        forward_loop(XW, *arguments(*blocks[0]), 0)
+        forward_loop(X, None, XW, *arguments(*blocks[0]), 0)
         return
-    X, W_x_packed, GH = projection
 
     def block(r0, r1):
         for s0 in range(r0, r1, SLICE_ROWS):
             s1 = min(s0 + SLICE_ROWS, r1)
             if XW is None:
                 rows = min(SLICE_ROWS, r1 - r0)  # the block's longest slice
-                gates, x0 = workspace.thread_buffer((X.shape[0], rows, GH), X.dtype), s0
+                gates, x0 = workspace.thread_buffer((1, rows, GH), X.dtype), s0
             else:
                 gates, x0 = XW, 0
-            project_rows(X, W_x_packed, gates, s0, s1, x0)
-            forward_loop(gates, *arguments(s0, s1), x0)
+            forward_loop(X, W_x_packed, gates, *arguments(s0, s1), x0)
 
     run_blocks(block, blocks, lambda r0, r1: (r0, r1))
 
@@ -810,12 +815,13 @@ def unroll(step, params, X, state, valid, reverse, keep):
     f = functions(step)
     blocks = row_blocks(N, H, step.n_gates)
     W_x = np.asarray(params["W_x"], dtype)
-    # with several row blocks, each projects its own rows (_forward_blocks), in eval mode into
-    # its thread's scratch: then no (T, N, G*H) buffer at all
+    # with several row blocks, each step projects its own rows (_forward_blocks), in eval mode
+    # into its thread's one-step scratch: then no (T, N, G*H) buffer at all
     XW = None if len(blocks) > 1 and not keep else workspace.empty((T, N, GH), dtype)
-    projection = None
+    X = np.ascontiguousarray(X)
+    W_x_packed = None
     if len(blocks) > 1:
-        projection = (np.ascontiguousarray(X), pack_columns(W_x), GH)
+        W_x_packed = pack_columns(W_x)
     else:
         _input_projection(X.reshape(T * N, D), W_x, XW.reshape(T * N, GH))
     b = params.get("b" if isinstance(step, LSTMStep) else "b_x")
@@ -838,7 +844,7 @@ def unroll(step, params, X, state, valid, reverse, keep):
         Cs[first] = state.C
         P = _peepholes(step, params, dtype)
         if loop:
-            _forward_blocks(f.forward_loop, blocks, XW, projection, lambda r0, r1: (
+            _forward_blocks(f.forward_loop, blocks, X, XW, W_x_packed, GH, lambda r0, r1: (
                 b, W_h_packed, Hs, Cs, P, valid_b, Y, HW[r0:r1], masked, reverse, r0, r1))
         else:
             for t in order:
@@ -855,7 +861,7 @@ def unroll(step, params, X, state, valid, reverse, keep):
     b_h = np.zeros(GH, dtype) if b_h is None else np.ascontiguousarray(b_h, dtype)
     HW_n = workspace.empty((T, N, H), dtype)
     if loop:
-        _forward_blocks(f.forward_loop, blocks, XW, projection, lambda r0, r1: (
+        _forward_blocks(f.forward_loop, blocks, X, XW, W_x_packed, GH, lambda r0, r1: (
             b, W_h_packed, b_h, Hs, HW_n, valid_b, Y, HW[r0:r1], masked, reverse, r0, r1))
     else:
         for t in order:
