@@ -436,7 +436,7 @@ def test_a_layer_runs_row_blocks_by_itself_each_projecting_its_rows(monkeypatch)
 def test_the_forward_runs_a_block_in_slices_of_at_most_slice_rows(monkeypatch):
     """A forward block of more than SLICE_ROWS rows projects and runs its rows slice by slice
     (40 rows, two blocks of 20: slices of 16 and 4 rows each), into the gates buffer (x0 = 0)
-    in training and into one step's slot of its thread's scratch (x0 = the slice's first row)
+    in training and into a one-step scratch of the slice's rows (x0 = the slice's first row)
     in eval mode; BPTT runs whole blocks; all equal the NumPy path."""
     assert kernels.SLICE_ROWS == 16
     monkeypatch.setattr(kernels, "row_blocks", lambda N, H, n_gates: kernels.split_rows(N, 2))
@@ -470,8 +470,8 @@ def test_the_forward_runs_a_block_in_slices_of_at_most_slice_rows(monkeypatch):
     layer.eval()
     projected.clear()
     Y, final = layer(X, pack(state))
-    assert sorted(projected) == [(0, 16, 0, (1, 16)), (16, 20, 16, (1, 16)),
-                                 (20, 36, 20, (1, 16)), (36, 40, 36, (1, 16))]
+    assert sorted(projected) == [(0, 16, 0, (1, 16)), (16, 20, 16, (1, 4)),
+                                 (20, 36, 20, (1, 16)), (36, 40, 36, (1, 4))]
     assert error(Y, reference["Y"]) < TOL[np.float32]
     for A, name in zip(final, ("state[0]", "state[1]"), strict=True):
         assert error(A, reference[name]) < TOL[np.float32]

@@ -1,9 +1,6 @@
 """core.workspace: a kept buffer is handed out again only when nothing refers to it (the
 caller's array, a view of it, a tape), small arrays are never kept, the total kept is
-bounded, outputs a caller holds survive later calls of the fast path, and a thread's scratch
-is its own."""
-
-import threading
+bounded, and outputs a caller holds survive later calls of the fast path."""
 
 import numpy as np
 import pytest
@@ -56,32 +53,6 @@ def test_the_workspace_keeps_at_most_max_bytes(monkeypatch):
     for k, h in enumerate(held):  # what callers hold stays theirs
         h[...] = k
     assert all(np.all(h == k) for k, h in enumerate(held))
-
-
-def test_a_thread_gets_its_own_scratch_again_until_it_asks_for_another_shape():
-    a = workspace.thread_buffer((3, 16, 40), np.float32)
-    assert a.shape == (3, 16, 40) and a.dtype == np.float32 and a.flags.c_contiguous
-    assert workspace.thread_buffer((3, 16, 40), np.float32) is a
-    others = []
-    thread = threading.Thread(
-        target=lambda: others.append(workspace.thread_buffer((3, 16, 40), np.float32)))
-    thread.start()
-    thread.join()
-    assert others[0].shape == a.shape and not np.shares_memory(others[0], a)
-    b = workspace.thread_buffer((3, 16, 40), np.float64)
-    assert b.dtype == np.float64 and b is not a
-    c = workspace.thread_buffer((4, 16, 40), np.float64)
-    assert c.shape == (4, 16, 40) and c is not b
-    assert workspace.thread_buffer((4, 16, 40), np.float64) is c
-
-
-def test_a_thread_keeps_no_scratch_above_max_bytes(monkeypatch):
-    monkeypatch.setattr(workspace, "MAX_BYTES", 2**20)
-    kept = workspace.thread_buffer((2**18,), np.float32)  # 1 MiB: kept
-    assert workspace.thread_buffer((2**18,), np.float32) is kept
-    big = workspace.thread_buffer((2**18 + 1,), np.float32)
-    assert big.shape == (2**18 + 1,)
-    assert workspace.thread_buffer((2**18 + 1,), np.float32) is not big
 
 
 @pytest.mark.parametrize("Layer", [lstmkit.LSTM, lstmkit.GRU])

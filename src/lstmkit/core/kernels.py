@@ -35,8 +35,7 @@ call to call), never per step:
 
 and the outputs Y are the view H[1:] (H[:T] in reverse), or a buffer of their own with masks.
 In eval mode on row blocks nothing is kept for BPTT, and each step of a slice of rows
-projects into one step's scratch that its thread keeps (workspace.thread_buffer) instead of
-gates.
+projects into a one-step scratch of the slice (rows, G*H) instead of gates.
 BPTT reads these back, writes dZ (T, N, G*H) (the GRU also dHW, its hidden-side twin) and
 carries the state gradient in three (N, H) arrays: dH_gemm (the last step's dZ W_h^T),
 dH_carry (the rest of dH_{t-1}: the GRU's dH Z (GB3), and at masked rows the gradient passing
@@ -658,8 +657,8 @@ ROW_BLOCK_MIN_ROWS = 8
 # other, each through all its steps. Each step projects its slice's rows of X_t just before
 # its GEMM H_{t-1} W_h, so the gate math reads X_t W_x from L1, where a projection of all
 # steps first (T x 16 x 4H floats, 0.9 MiB for mnist) came back from L2 or L3; in eval mode,
-# where no gates are kept, every step projects into the same one-step scratch of its thread
-# (workspace.thread_buffer). Measured interleaved with torch, 2 threads, against projecting
+# where no gates are kept, every step projects into the same one-step scratch of the slice.
+# Measured interleaved with torch, 2 threads, against projecting
 # each slice's steps first (into a T-step scratch in eval mode): forward 3-6% faster on mnist,
 # 14-17% on stock, 5-8% on charlm, 1.5% on large; training 1-3% (two runs each). Slices, from
 # when the projection came first: mnist's forward 4-12% faster than whole blocks, and still
@@ -749,8 +748,8 @@ def _forward_blocks(forward_loop, blocks, X, XW, W_x_packed, GH, arguments):
     block's thread and without BLAS (a BLAS call on several threads would leave its workers
     spinning into the blocks, one on one thread would need BLAS pinned from here); slice by
     slice (SLICE_ROWS), into XW (T, N, G*H) when the gates are kept for BPTT, else (XW None:
-    eval mode) into one step's slot of the thread's own (1, rows, G*H) scratch
-    (workspace.thread_buffer), which every step reuses from the core's L1 and L2."""
+    eval mode) into a one-step scratch (1, rows, G*H) that every step of the slice reuses from
+    the core's L1 (kept per thread from call to call, it measured no faster)."""
     if len(blocks) == 1:
         forward_loop(X, None, XW, *arguments(*blocks[0]), 0)
         return
@@ -759,8 +758,7 @@ def _forward_blocks(forward_loop, blocks, X, XW, W_x_packed, GH, arguments):
         for s0 in range(r0, r1, SLICE_ROWS):
             s1 = min(s0 + SLICE_ROWS, r1)
             if XW is None:
-                rows = min(SLICE_ROWS, r1 - r0)  # the block's longest slice
-                gates, x0 = workspace.thread_buffer((1, rows, GH), X.dtype), s0
+                gates, x0 = np.empty((1, s1 - s0, GH), X.dtype), s0
             else:
                 gates, x0 = XW, 0
             forward_loop(X, W_x_packed, gates, *arguments(s0, s1), x0)
@@ -816,7 +814,7 @@ def unroll(step, params, X, state, valid, reverse, keep):
     blocks = row_blocks(N, H, step.n_gates)
     W_x = np.asarray(params["W_x"], dtype)
     # with several row blocks, each step projects its own rows (_forward_blocks), in eval mode
-    # into its thread's one-step scratch: then no (T, N, G*H) buffer at all
+    # into a one-step scratch: then no (T, N, G*H) buffer at all
     XW = None if len(blocks) > 1 and not keep else workspace.empty((T, N, GH), dtype)
     X = np.ascontiguousarray(X)
     W_x_packed = None

@@ -6,9 +6,7 @@ page on the 2-core test machine: 10 of the 23 ms of a stock training step). empt
 dtype) hands out a kept buffer of the same size when nothing refers to it any more (its
 reference count says so: a view of it, a tape, an output the caller still holds all count),
 else a new one, which it keeps. At most MAX_BYTES are kept, the least recently used let go
-first; what a caller holds stays valid whatever the workspace does. thread_buffer(shape,
-dtype) keeps one scratch array per thread instead, the same one for the same thread, so that
-it stays in that core's caches from call to call.
+first; what a caller holds stays valid whatever the workspace does.
 """
 
 import math
@@ -22,7 +20,6 @@ MAX_BYTES = 2**28  # 256 MiB kept at most
 
 _kept = []  # flat uint8 buffers, the least recently used first
 _lock = threading.Lock()
-_local = threading.local()  # thread_buffer's array of each thread
 
 
 def empty(shape, dtype):
@@ -43,20 +40,6 @@ def empty(shape, dtype):
         while sum(b.nbytes for b in _kept) > MAX_BYTES and len(_kept) > 1:
             del _kept[0]
         return buffer.view(dtype).reshape(shape)
-
-
-def thread_buffer(shape, dtype):
-    """A scratch array that belongs to the calling thread: the same one on every call with this
-    shape and dtype (a new one, replacing it, for another), so that what the thread last wrote
-    there is still in its core's caches. Its contents are the caller's only until the thread
-    asks again. One is kept per thread, and only up to MAX_BYTES; a larger one is new each
-    time."""
-    shape, dtype = tuple(shape), np.dtype(dtype)
-    buffer = getattr(_local, "buffer", None)
-    if buffer is None or buffer.shape != shape or buffer.dtype != dtype:
-        buffer = np.empty(shape, dtype)
-        _local.buffer = buffer if buffer.nbytes <= MAX_BYTES else None
-    return buffer
 
 
 def kept_bytes():
