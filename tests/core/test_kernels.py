@@ -297,6 +297,24 @@ def test_packed_matmul_equals_the_product_for_every_shape_of_tile(dtype):
                 assert error(out, reference) < TOL[dtype] / 4, (M, K, cols)
 
 
+@pytest.mark.parametrize("dtype", [np.float32, np.float64], ids=["float32", "float64"])
+def test_add_outer_adds_the_sum_of_products_over_strided_steps(dtype):
+    """The row blocks' weight-gradient GEMM: C += sum_s A[s]^T B[s] over views of some rows of
+    every step (as H_prev[:, r0:r1], strides between steps and rows), one tile or several in
+    each direction, one step or more; C's earlier values kept; against a float64 product."""
+    add_outer = numba.njit(kernels._add_outer)
+    w = kernels.OUTER_VECTORS * kernels._VECTOR_BYTES // np.dtype(dtype).itemsize
+    rows = kernels.OUTER_ROWS
+    rng = np.random.default_rng(0)
+    for S, R, M, cols in ((1, 1, rows, w), (2, 3, 3 * rows, 2 * w), (5, 7, 2 * rows, 3 * w)):
+        A = rng.normal(size=(S + 1, R + 4, M)).astype(dtype)[1:, 2:2 + R]
+        B = rng.normal(size=(S, R + 4, cols)).astype(dtype)[:, 1:1 + R]
+        C = rng.normal(size=(M, cols)).astype(dtype)
+        expected = C + np.einsum("srm,srn->mn", A.astype(np.float64), B.astype(np.float64))
+        add_outer(A, B, C)
+        assert error(C, expected) < TOL[dtype] / 4, (S, R, M, cols)
+
+
 _SSE2_CHECK = """
 import numba, numpy as np, lstmkit
 from lstmkit.core import kernels
@@ -306,6 +324,9 @@ A, B = rng.normal(size=(6, 33)), rng.normal(size=(33, 37))
 out = np.empty((6, 37))
 numba.njit(kernels._packed_matmul)(A, kernels.pack_columns(B), out)
 assert np.max(np.abs(out - A @ B)) < 1e-12
+A, B, C = rng.normal(size=(3, 5, 8)), rng.normal(size=(3, 5, 32)), np.zeros((8, 32))
+numba.njit(kernels._add_outer)(A, B, C)
+assert np.max(np.abs(C - np.einsum("srm,srn->mn", A, B))) < 1e-12
 layer = lstmkit.LSTM(3, 20, dtype=np.float64, seed=0)
 X = rng.normal(size=(6, 2, 3))
 Y_fast, _ = layer(X)
@@ -320,8 +341,8 @@ print("ok")
 
 def test_the_gemm_tiles_for_machines_without_avx512(tmp_path):
     """Compiled for a CPU without AVX-512 (numba told so, in a new process), the tiles use
-    32-byte vectors and panels of 16 float32 columns, and still compute the product and the
-    NumPy path's outputs."""
+    32-byte vectors and panels of 16 float32 columns, and still compute the products (the
+    packed and the outer tiles') and the NumPy path's outputs."""
     env = {**os.environ, "NUMBA_CPU_NAME": "x86-64", "NUMBA_CACHE_DIR": str(tmp_path),
            "NUMBA_CPU_FEATURES": "+64bit,+cmov,+cx8,+fxsr,+mmx,+sse,+sse2"}
     out = subprocess.run([sys.executable, "-c", _SSE2_CHECK], capture_output=True, text=True,
@@ -475,6 +496,56 @@ def test_the_forward_runs_a_block_in_slices_of_at_most_slice_rows(monkeypatch):
     assert error(Y, reference["Y"]) < TOL[np.float32]
     for A, name in zip(final, ("state[0]", "state[1]"), strict=True):
         assert error(A, reference[name]) < TOL[np.float32]
+
+
+SHARED = {"LSTM": lambda d, h, **kw: lstmkit.LSTM(d, h, **kw),
+          "LSTM-coupled": lambda d, h, **kw: lstmkit.LSTM(d, h, coupled=True, **kw),
+          "LSTM-no-bias": lambda d, h, **kw: lstmkit.LSTM(d, h, bias=False, **kw),
+          "LSTM-peephole": lambda d, h, **kw: lstmkit.LSTM(d, h, peephole=True, **kw),
+          "GRU": lambda d, h, **kw: lstmkit.GRU(d, h, **kw)}
+
+
+@pytest.mark.parametrize("padding", ["full", "lengths"])
+@pytest.mark.parametrize("stack", STACKS)
+@pytest.mark.parametrize("variant", SHARED)
+@pytest.mark.parametrize("dtype", [np.float32, np.float64], ids=["float32", "float64"])
+def test_row_blocks_share_the_weight_gradients_where_they_tile(dtype, variant, stack, padding,
+                                                               monkeypatch):
+    """Where dW_x and dW_h tile exactly and are small (D = 8, H = 64; the second layer's input
+    2H), each of two row blocks of 3 rows computes its share of dW_x, dW_h, the biases'
+    gradients and its rows of dX after its BPTT loop, once per layer and direction; their sum
+    equals the NumPy path. The peephole LSTM leaves them to its weight_grads (its dP)."""
+    monkeypatch.setattr(kernels, "row_blocks", lambda N, H, n_gates: kernels.split_rows(N, 2))
+    n, t, d, h = 6, 5, 8, 64
+    layer = SHARED[variant](d, h, dtype=dtype, seed=0, **STACKS[stack])
+    K = layer.num_layers * layer.num_directions
+    assert kernels.blocks_share_weight_grads(d, h, layer.step.n_gates * h, dtype)
+    rng = np.random.default_rng(3)
+    X = rng.normal(size=(t, n, d)).astype(dtype)
+    dY = rng.normal(size=(t, n, layer.num_directions * h)).astype(dtype)
+    states = [rng.normal(size=(K, n, h)).astype(dtype)
+              for _ in range(2 if isinstance(layer, lstmkit.LSTM) else 1)]
+    lengths = {"full": {}, "lengths": {"lengths": np.array([t, 0, 3, t, 1, 2])}}[padding]
+    reference, fast, ran = both_paths(monkeypatch, layer, X, states, dY, states, lengths)
+    cell = type(layer.step).__name__[:-4].lower()
+    shared = 0 if variant == "LSTM-peephole" else K
+    assert ran.get(f"{cell}_weight_grads_blocks", 0) == shared, ran
+    assert ran[f"{cell}_backward_blocks"] == K
+    assert_close(fast, reference, dtype)
+
+
+@pytest.mark.parametrize("D, H, GH, dtype, expected", [
+    (28, 128, 512, np.float32, True),  # mnist, LSTM
+    (28, 128, 384, np.float32, True),  # mnist, GRU
+    (28, 128, 512, np.float64, False),  # dW_h 512 KiB
+    (1, 64, 256, np.float32, False),  # stock: D = 1 is no whole tile
+    (65, 256, 1024, np.float32, False),  # charlm
+    (128, 512, 2048, np.float32, False),  # large: dW_h 4 MiB
+    (8, 50, 200, np.float32, False),  # H, G*H no whole tiles
+])
+def test_blocks_share_the_weight_gradients_only_where_they_tile_and_are_small(D, H, GH, dtype,
+                                                                             expected):
+    assert kernels.blocks_share_weight_grads(D, H, GH, dtype) == expected
 
 
 def test_row_blocks_run_at_once_on_their_own_threads():

@@ -39,7 +39,9 @@ projects into a one-step scratch of the slice (rows, G*H) instead of gates.
 BPTT reads these back, writes dZ (T, N, G*H) (the GRU also dHW, its hidden-side twin) and
 carries the state gradient in three (N, H) arrays: dH_gemm (the last step's dZ W_h^T),
 dH_carry (the rest of dH_{t-1}: the GRU's dH Z (GB3), and at masked rows the gradient passing
-through) and dC. The cell's weight_grads then computes dW_x, dW_h and dX, one GEMM each.
+through) and dC. The cell's weight_grads then computes dW_x, dW_h and dX, one GEMM each; on
+row blocks where these are small, each block computes its rows' share of them after its loop
+instead (see "weight gradients on row blocks" below).
 
 Transcendentals: float64 uses libm's exp and tanh; float32 a rational approximation of tanh
 (Eigen's generic_fast_tanh_float, error below 4e-7) that LLVM vectorises, and
@@ -199,6 +201,25 @@ def _pack(B, packed, by_column):
                     packed[p, k, j] = B[k, c] if c < N else 0
 
 
+def _simd(context, builder, dtype):
+    """For LLVM IR of a tile kernel: the SIMD vector type of the float dtype, its lanes, the
+    fused multiply-add intrinsic on it, and splat(x): the scalar x in every lane."""
+    i32 = ir.IntType(32)
+    lanes = _VECTOR_BYTES // (dtype.bitwidth // 8)
+    vector = ir.VectorType(context.get_value_type(dtype), lanes)
+    fmuladd = cgutils.get_or_insert_function(
+        builder.module, ir.FunctionType(vector, [vector] * 3),
+        f"llvm.fmuladd.v{lanes}f{dtype.bitwidth}")
+    undef = ir.Constant(vector, ir.Undefined)
+    zeros = ir.Constant(ir.VectorType(i32, lanes), [0] * lanes)
+
+    def splat(x):
+        return builder.shuffle_vector(builder.insert_element(undef, x, ir.Constant(i32, 0)),
+                                      undef, zeros)
+
+    return vector, lanes, fmuladd, splat
+
+
 def _tile_kernel(rows, panels):
     """The intrinsic tile(A, B_packed, C, m0, p): C[m0:m0+rows, p*w:(p+panels)*w] =
     A[m0:m0+rows] times panels p to p+panels-1 (w = panel_width), columns beyond C's last left
@@ -215,13 +236,8 @@ def _tile_kernel(rows, panels):
         def codegen(context, builder, signature, args):
             i32, i64 = ir.IntType(32), ir.IntType(64)
             itemsize = A.dtype.bitwidth // 8
-            real = context.get_value_type(A.dtype)
-            lanes = _VECTOR_BYTES // itemsize
+            vector, lanes, fmuladd, splat = _simd(context, builder, A.dtype)
             width = _PANEL_VECTORS * lanes
-            vector = ir.VectorType(real, lanes)
-            fmuladd = cgutils.get_or_insert_function(
-                builder.module, ir.FunctionType(vector, [vector] * 3),
-                f"llvm.fmuladd.v{lanes}f{A.dtype.bitwidth}")
             a, b, c = (context.make_array(t)(context, builder, v)
                        for t, v in zip(signature.args[:3], args[:3], strict=True))
             K, N = builder.extract_value(a.shape, 1), builder.extract_value(c.shape, 1)
@@ -229,8 +245,6 @@ def _tile_kernel(rows, panels):
             col0 = builder.mul(context.cast(builder, args[4], signature.args[4], types.int64),
                                ir.Constant(i64, width))
             const = lambda v: ir.Constant(i64, v)  # noqa: E731
-            undef = ir.Constant(vector, ir.Undefined)
-            zeros = ir.Constant(ir.VectorType(i32, lanes), [0] * lanes)
             # vector u of a row: columns col0 + u*lanes ..., panel p + u // 2, in it v = u % 2
             across = range(panels * _PANEL_VECTORS)
             acc = [[cgutils.alloca_once_value(builder, ir.Constant(vector, [0.0] * lanes))
@@ -246,9 +260,8 @@ def _tile_kernel(rows, panels):
                     const(u % _PANEL_VECTORS * lanes))]), vector.as_pointer()), align=itemsize)
                       for u in across]
                 for r in range(rows):
-                    x = builder.load(builder.gep(a.data, [builder.add(a_rows[r], loop.index)]))
-                    x = builder.shuffle_vector(
-                        builder.insert_element(undef, x, ir.Constant(i32, 0)), undef, zeros)
+                    x = splat(builder.load(builder.gep(a.data, [builder.add(a_rows[r],
+                                                                            loop.index)])))
                     for u in across:
                         builder.store(builder.call(fmuladd, [x, bv[u], builder.load(acc[r][u])]),
                                       acc[r][u])
@@ -306,6 +319,135 @@ def _times_transposed(dZ_t, W_h, out, scratch):
     threads: mnist 99 -> 76 us, charlm 210 -> 129 us, large 2.06 -> 1.62 ms; 1 thread 7-34%)."""
     np.matmul(W_h, dZ_t.T, out=scratch)
     out[...] = scratch.T
+
+
+# ---------------------------------------------------------------- weight gradients on row blocks
+
+# On row blocks, where the weight gradients are small (blocks_share_weight_grads), each block
+# computes its own rows' share of dW_x, dW_h and the biases' gradients after its BPTT loop, a
+# sum over all steps, and its rows of dX; the shares are added at the end. No BLAS call on
+# several threads then (OpenBLAS runs such skinny products slowly: mnist's dW_x, 28 x 512
+# over K = 1792, and dX at 55-65 GFLOP/s on both threads together), and each block reads back
+# the dZ its own core wrote. An outer tile keeps OUTER_ROWS x OUTER_VECTORS SIMD vectors of C
+# in registers over its K, the rows of OUTER_STEPS steps of the block (per k: OUTER_VECTORS
+# vector loads of B, one broadcast of A per row); the steps' rows of dZ then serve dW_x, dW_h,
+# db and dX while in cache. Measured alone, one block of mnist's dW_h (128 x 512, K = 28 steps
+# x 32 rows): 87-92 GFLOP/s with 4 x 4 vectors, 2 steps at a time; 77-84 with 4 x 2, 8 x 2,
+# 6 x 4; 48-79 with all of K at once. In a training step, interleaved with torch, 2 threads:
+# mnist 5-9% faster than NumPy's GEMMs after the blocks, the GRU's 0-3%; but stock 6-7%,
+# charlm 3-8% and large 4-15% slower (stock's D = 1 and charlm's D = 65 fill the tiles
+# badly, and at charlm's and large's sizes OpenBLAS runs at the tiles' rate on each thread),
+# hence the rule below.
+OUTER_ROWS, OUTER_VECTORS, OUTER_STEPS = 4, 4, 2
+SHARE_MAX_BYTES = 2**18  # dW_h of one block at most this size: it stays in the core's L2
+
+
+def blocks_share_weight_grads(D, H, GH, dtype):
+    """True when the row blocks compute the weight gradients (above): dW_x (D, G*H) and dW_h
+    (H, G*H) tile exactly (D and H multiples of OUTER_ROWS, G*H of the tile's columns) and
+    dW_h takes at most SHARE_MAX_BYTES."""
+    columns = OUTER_VECTORS * _VECTOR_BYTES // np.dtype(dtype).itemsize
+    return (D % OUTER_ROWS == 0 and H % OUTER_ROWS == 0 and GH % columns == 0
+            and H * GH * np.dtype(dtype).itemsize <= SHARE_MAX_BYTES)
+
+
+def _outer_tile_kernel(rows, vectors):
+    """The intrinsic tile(A, B, C, m0, c0): C[m0:m0+rows, c0:c0+vectors*lanes] += the sum over
+    s, r of A[s, r, m0:m0+rows]^T B[s, r, c0:c0+vectors*lanes]. A (S, R, M) and B (S, R, N):
+    any strides, but the last axis contiguous; C (M, N') C-contiguous; one float dtype; the
+    caller keeps the tile inside A, B and C."""
+
+    @intrinsic
+    def tile(typingctx, A, B, C, m0, c0):
+        if not (all(isinstance(a, types.Array) for a in (A, B, C))
+                and (A.ndim, B.ndim, C.ndim) == (3, 3, 2) and C.layout == "C"
+                and A.dtype == B.dtype == C.dtype and isinstance(A.dtype, types.Float)):
+            return None
+
+        def codegen(context, builder, signature, args):
+            i64 = ir.IntType(64)
+            itemsize = A.dtype.bitwidth // 8
+            vector, lanes, fmuladd, splat = _simd(context, builder, A.dtype)
+            const = lambda v: ir.Constant(i64, v)  # noqa: E731
+            a, b, c = (context.make_array(t)(context, builder, v)
+                       for t, v in zip(signature.args[:3], args[:3], strict=True))
+            S, R = builder.extract_value(a.shape, 0), builder.extract_value(a.shape, 1)
+            stride = lambda x, d: builder.sdiv(  # noqa: E731  in elements
+                builder.extract_value(x.strides, d), const(itemsize))
+            m0 = context.cast(builder, args[3], signature.args[3], types.int64)
+            c0 = context.cast(builder, args[4], signature.args[4], types.int64)
+            acc = [[cgutils.alloca_once_value(builder, ir.Constant(vector, [0.0] * lanes))
+                    for _ in range(vectors)] for _ in range(rows)]
+            with cgutils.for_range(builder, S) as step:
+                a_step = builder.add(builder.mul(step.index, stride(a, 0)), m0)
+                b_step = builder.add(builder.mul(step.index, stride(b, 0)), c0)
+                with cgutils.for_range(builder, R) as row:
+                    a_at = builder.add(a_step, builder.mul(row.index, stride(a, 1)))
+                    b_at = builder.add(b_step, builder.mul(row.index, stride(b, 1)))
+                    bv = [builder.load(builder.bitcast(
+                        builder.gep(b.data, [builder.add(b_at, const(u * lanes))]),
+                        vector.as_pointer()), align=itemsize) for u in range(vectors)]
+                    for r in range(rows):
+                        x = splat(builder.load(builder.gep(a.data, [builder.add(a_at,
+                                                                                const(r))])))
+                        for u in range(vectors):
+                            builder.store(builder.call(fmuladd, [x, bv[u],
+                                                                 builder.load(acc[r][u])]),
+                                          acc[r][u])
+            N = builder.extract_value(c.shape, 1)
+            for r, u in itertools.product(range(rows), range(vectors)):
+                at = builder.bitcast(builder.gep(c.data, [builder.add(
+                    builder.mul(builder.add(m0, const(r)), N), builder.add(c0, const(u * lanes)))]),
+                    vector.as_pointer())
+                builder.store(builder.fadd(builder.load(at, align=itemsize),
+                                           builder.load(acc[r][u])), at, align=itemsize)
+            return context.get_dummy_value()
+
+        return types.void(A, B, C, m0, c0), codegen
+
+    return tile
+
+
+_outer_tile = _outer_tile_kernel(OUTER_ROWS, OUTER_VECTORS)
+
+
+@register_jitable
+def _add_outer(A, B, C):
+    """C += the sum over s of A[s]^T B[s], inside compiled code, in outer tiles: A (S, R, M),
+    B (S, R, N) with their last axes contiguous, C (M, N), M and N whole tiles."""
+    M, N = C.shape
+    w = OUTER_VECTORS * _VECTOR_BYTES // C.itemsize
+    for c0 in range(0, N, w):
+        for m0 in range(0, M, OUTER_ROWS):
+            _outer_tile(A, B, C, m0, c0)
+
+
+@_jit
+def _block_weight_grads(X, H_prev, dXW, dHW, W_xT_packed, dX, dW_x, dW_h, db_x, db_h, r0, r1,
+                        shared):
+    """Rows r0:r1's share of (B11)-(B12), (B14) or (GB9): dW_x = X^T dXW, dW_h = H_prev^T dHW,
+    db_x and db_h the sums of dXW and dHW over steps and rows (db_h left alone when shared:
+    dHW is dXW, the LSTM's one bias), written (not added) into the block's own arrays; and
+    dX = dXW W_x^T at its rows. X (T, N, D), H_prev (T, N, H), dXW and dHW (T, N, G*H), their
+    last axes contiguous, D and H whole tiles (blocks_share_weight_grads); W_xT_packed =
+    pack_columns(W_x^T). One pass over the steps,
+    OUTER_STEPS at a time: each group's rows of dXW and dHW serve all five while in cache."""
+    dW_x[:] = 0
+    dW_h[:] = 0
+    db_x[:] = 0
+    db_h[:] = 0
+    T = X.shape[0]
+    for s0 in range(0, T, OUTER_STEPS):
+        s1 = min(s0 + OUTER_STEPS, T)
+        dZ_x, dZ_h = dXW[s0:s1, r0:r1], dHW[s0:s1, r0:r1]
+        _add_outer(X[s0:s1, r0:r1], dZ_x, dW_x)
+        _add_outer(H_prev[s0:s1, r0:r1], dZ_h, dW_h)
+        for t in range(s0, s1):
+            _packed_matmul(dXW[t][r0:r1], W_xT_packed, dX[t][r0:r1])
+            for r in range(r0, r1):
+                db_x += dXW[t, r]
+                if not shared:
+                    db_h += dHW[t, r]
 
 
 @functools.cache
@@ -874,8 +1016,12 @@ def unroll(step, params, X, state, valid, reverse, keep):
 
 
 def bptt(step, params, dY, dstate, tape, truncate):
-    """The fast BPTT of one `unroll`, from its tape. Returns (dXW, dHW (T, N, G*H), the
-    gradient of the initial state); dHW is dXW for the LSTM. truncate as sequence.bptt."""
+    """The fast BPTT of one `unroll`, from its tape, and the weight gradients after it.
+    Returns (dX (T, N, D), the gradient of the initial state, grads) as sequence.bptt does;
+    truncate as there. On row blocks with small weight gradients (blocks_share_weight_grads)
+    each block computes its rows' share of them and of dX after its loop
+    (_block_weight_grads); otherwise, and for the peephole LSTM (its dP is the cell's own
+    sum), the cell's weight_grads does, one GEMM each over all steps."""
     buffers, valid, reverse = tape.fast, tape.valid, tape.reverse
     G = buffers.gates
     T, N, GH = G.shape
@@ -890,6 +1036,8 @@ def bptt(step, params, dY, dstate, tape, truncate):
     dH_gemm = np.array(dstate.H, dtype, order="C")  # copies
     dH_carry = np.zeros((N, H), dtype)
     dXW = workspace.empty((T, N, GH), dtype)
+    lstm = isinstance(step, LSTMStep)
+    dHW = dXW if lstm else workspace.empty((T, N, GH), dtype)
     blocks = row_blocks(N, H, step.n_gates)
     loop = len(blocks) > 1 or whole_loop(N, H, step.n_gates)
     W_h = np.asarray(params["W_h"], dtype)
@@ -900,11 +1048,16 @@ def bptt(step, params, dY, dstate, tape, truncate):
             if truncate and s and chunk_starts(t, truncate, reverse)}
     kind = type(step).__name__[:-4].lower()
     _count(f"{kind}_backward_{_mode(blocks, loop)}")
-    if isinstance(step, LSTMStep):
+    share = (len(blocks) > 1 and not (lstm and step.peephole)
+             and blocks_share_weight_grads(tape.X.shape[2], H, GH, dtype))
+    if share:
+        _count(f"{kind}_weight_grads_blocks")
+    shares = _WeightShares(step, params, tape, blocks, dXW, dHW) if share else None
+    if lstm:
         dC = np.array(dstate.C, dtype, order="C")
         P = _peepholes(step, params, dtype)
         if loop:
-            run_blocks(f.backward_loop, blocks, lambda r0, r1: (
+            _backward_blocks(f.backward_loop, blocks, shares, lambda r0, r1: (
                 G, W_hT_packed, buffers.C, dY, dXW, dH_gemm, dH_carry, dC, P, valid_b, masked,
                 reverse, truncate, r0, r1))
         else:
@@ -914,17 +1067,73 @@ def bptt(step, params, dY, dstate, tape, truncate):
                 f.backward_step(G, buffers.C, dY, dXW, dH_gemm, dH_carry, dC, P, valid_b, t,
                                 masked, reverse)
                 _times_transposed(dXW[t], W_h, dH_gemm, dH_T)  # (B10)
-        return dXW, dXW, LSTMState(dH_gemm + dH_carry, dC)
-    dHW = workspace.empty((T, N, GH), dtype)
-    if loop:
-        run_blocks(f.backward_loop, blocks, lambda r0, r1: (
-            G, W_hT_packed, buffers.H, buffers.HW_n, dY, dXW, dHW, dH_gemm, dH_carry, valid_b,
-            masked, reverse, truncate, r0, r1))
+        dstate0 = LSTMState(dH_gemm + dH_carry, dC)
     else:
-        for t in order:
-            if t in cuts:
-                dH_gemm[:] = dH_carry[:] = 0
-            f.backward_step(G, buffers.H, buffers.HW_n, dY, dXW, dHW, dH_gemm, dH_carry,
-                            valid_b, t, masked, reverse)
-            _times_transposed(dHW[t], W_h, dH_gemm, dH_T)  # (GB8)
-    return dXW, dHW, GRUState(dH_gemm + dH_carry)
+        if loop:
+            _backward_blocks(f.backward_loop, blocks, shares, lambda r0, r1: (
+                G, W_hT_packed, buffers.H, buffers.HW_n, dY, dXW, dHW, dH_gemm, dH_carry,
+                valid_b, masked, reverse, truncate, r0, r1))
+        else:
+            for t in order:
+                if t in cuts:
+                    dH_gemm[:] = dH_carry[:] = 0
+                f.backward_step(G, buffers.H, buffers.HW_n, dY, dXW, dHW, dH_gemm, dH_carry,
+                                valid_b, t, masked, reverse)
+                _times_transposed(dHW[t], W_h, dH_gemm, dH_T)  # (GB8)
+        dstate0 = GRUState(dH_gemm + dH_carry)
+    if shares is None:
+        dX, grads = step.weight_grads(params, tape.X, tape.caches, dXW, dHW)
+    else:
+        dX, grads = shares.total()
+    return dX, dstate0, grads
+
+
+class _WeightShares:
+    """The row blocks' shares of the weight gradients (_block_weight_grads), and dX."""
+
+    def __init__(self, step, params, tape, blocks, dXW, dHW):
+        X = tape.X
+        T, N, D = X.shape
+        GH, dtype = dXW.shape[2], dXW.dtype
+        H = GH // step.n_gates
+        self.dXW, self.dHW = dXW, dHW
+        self.X = np.ascontiguousarray(X, dtype)
+        self.H_prev = tape.caches.H_prev
+        self.W_xT_packed = pack_columns(np.asarray(params["W_x"], dtype).T)  # (G*H, D)
+        self.blocks, self.lstm = blocks, isinstance(step, LSTMStep)
+        self.bias = "b" in params if self.lstm else "b_x" in params
+        k = len(blocks)
+        self.dW_x = workspace.empty((k, D, GH), dtype)
+        self.dW_h = workspace.empty((k, H, GH), dtype)
+        self.db = workspace.empty((k, 2, GH), dtype)
+        self.dX = np.empty((T, N, D), dtype)
+
+    def compute(self, r0, r1):
+        """Block (r0, r1)'s share, on the calling thread (after its BPTT loop)."""
+        k = self.blocks.index((r0, r1))
+        _block_weight_grads(self.X, self.H_prev, self.dXW, self.dHW, self.W_xT_packed, self.dX,
+                            self.dW_x[k], self.dW_h[k], self.db[k, 0], self.db[k, 1], r0, r1,
+                            self.lstm)
+
+    def total(self):
+        """(dX, grads) as the cell's weight_grads returns them: the shares added."""
+        grads = {"W_x": self.dW_x.sum(axis=0), "W_h": self.dW_h.sum(axis=0)}
+        if self.bias:
+            db = self.db.sum(axis=0)
+            grads.update({"b": db[0]} if self.lstm else {"b_x": db[0], "b_h": db[1]})
+        return self.dX, grads
+
+
+def _backward_blocks(backward_loop, blocks, shares, arguments):
+    """backward_loop(*arguments(r0, r1)) on every row block at once (run_blocks), each block
+    then computing its share of the weight gradients on the same thread unless shares is
+    None."""
+    if shares is None:
+        run_blocks(backward_loop, blocks, arguments)
+        return
+
+    def block(r0, r1):
+        backward_loop(*arguments(r0, r1))
+        shares.compute(r0, r1)
+
+    run_blocks(block, blocks, lambda r0, r1: (r0, r1))

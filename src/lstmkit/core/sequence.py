@@ -111,9 +111,7 @@ def bptt(step, params, dY, dstate, tape, *, truncate=None):
     if tape.fast is not None:  # the tape of the fast forward
         from lstmkit.core import kernels
 
-        dXW, dHW, dstate = kernels.bptt(step, params, dY, dstate, tape, truncate)
-        dX, grads = step.weight_grads(params, X, caches, dXW, dHW)
-        return dX, dstate, grads
+        return kernels.bptt(step, params, dY, dstate, tape, truncate)
     T, N, _ = X.shape
     dXW = dHW = None  # (T, N, G*H), allocated at the first step
     previous_chunk = None
