@@ -301,12 +301,14 @@ def test_packed_matmul_equals_the_product_for_every_shape_of_tile(dtype):
 def test_add_outer_adds_the_sum_of_products_over_strided_steps(dtype):
     """The row blocks' weight-gradient GEMM: C += sum_s A[s]^T B[s] over views of some rows of
     every step (as H_prev[:, r0:r1], strides between steps and rows), one tile or several in
-    each direction, one step or more; C's earlier values kept; against a float64 product."""
+    each direction, rows beyond the whole tiles, one step or more; C's earlier values kept;
+    against a float64 product."""
     add_outer = numba.njit(kernels._add_outer)
     w = kernels.OUTER_VECTORS * kernels._VECTOR_BYTES // np.dtype(dtype).itemsize
     rows = kernels.OUTER_ROWS
     rng = np.random.default_rng(0)
-    for S, R, M, cols in ((1, 1, rows, w), (2, 3, 3 * rows, 2 * w), (5, 7, 2 * rows, 3 * w)):
+    for S, R, M, cols in ((1, 1, rows, w), (2, 3, 3 * rows, 2 * w), (5, 7, 2 * rows, 3 * w),
+                          (1, 2, 1, w), (3, 4, rows + 3, 2 * w)):  # rows beyond whole tiles
         A = rng.normal(size=(S + 1, R + 4, M)).astype(dtype)[1:, 2:2 + R]
         B = rng.normal(size=(S, R + 4, cols)).astype(dtype)[:, 1:1 + R]
         C = rng.normal(size=(M, cols)).astype(dtype)
@@ -435,7 +437,7 @@ def test_a_layer_runs_row_blocks_by_itself_each_projecting_its_rows(monkeypatch)
     """With 2 BLAS threads and OpenBLAS's workers sleeping soon, a stock-sized layer (32 rows,
     2^19 multiply-adds a step) runs forward and BPTT in two row blocks, each block projecting
     its own rows of the input step by step (no NumPy GEMM for it: the forward loop gets W_x
-    packed), and equals the NumPy path."""
+    packed) and computing its share of the weight gradients, and equals the NumPy path."""
     workers_sleep_soon(monkeypatch)
     projected = []
     monkeypatch.setattr(kernels, "_input_projection", lambda *args: projected.append(args))
@@ -446,7 +448,8 @@ def test_a_layer_runs_row_blocks_by_itself_each_projecting_its_rows(monkeypatch)
     with threadpool_limits(2):
         state = [rng.normal(size=(1, 32, 64)).astype(np.float32) for _ in range(2)]
         reference, fast, ran = both_paths(monkeypatch, layer, X, state, dY, state, {})
-    assert ran == {"lstm_forward_blocks": 1, "lstm_backward_blocks": 1}
+    assert ran == {"lstm_forward_blocks": 1, "lstm_backward_blocks": 1,
+                   "lstm_weight_grads_blocks": 1}
     assert projected == []
     packed_arguments = {signature[1] for signature in kernels.lstm_functions(False, False)
                         .forward_loop.signatures}
@@ -511,15 +514,17 @@ SHARED = {"LSTM": lambda d, h, **kw: lstmkit.LSTM(d, h, **kw),
 @pytest.mark.parametrize("dtype", [np.float32, np.float64], ids=["float32", "float64"])
 def test_row_blocks_share_the_weight_gradients_where_they_tile(dtype, variant, stack, padding,
                                                                monkeypatch):
-    """Where dW_x and dW_h tile exactly and are small (D = 8, H = 64; the second layer's input
-    2H), each of two row blocks of 3 rows computes its share of dW_x, dW_h, the biases'
-    gradients and its rows of dX after its BPTT loop, once per layer and direction; their sum
-    equals the NumPy path. The peephole LSTM leaves them to its weight_grads (its dP)."""
+    """Where dW_h is small and its columns whole outer tiles (H = 64), each of two row blocks
+    of 3 rows computes its share of dW_x, dW_h and the biases' gradients after its BPTT loop,
+    once per layer and direction, D = 7 rows of dW_x in a whole tile and 3 single rows; dX by
+    NumPy after them (D = 7) or in the blocks too (the second layer's input, 2H = 128). The
+    sums equal the NumPy path. The peephole LSTM leaves them to its weight_grads (its dP)."""
     monkeypatch.setattr(kernels, "row_blocks", lambda N, H, n_gates: kernels.split_rows(N, 2))
-    n, t, d, h = 6, 5, 8, 64
+    n, t, d, h = 6, 5, 7, 64
     layer = SHARED[variant](d, h, dtype=dtype, seed=0, **STACKS[stack])
     K = layer.num_layers * layer.num_directions
-    assert kernels.blocks_share_weight_grads(d, h, layer.step.n_gates * h, dtype)
+    assert kernels.blocks_share_weight_grads(h, layer.step.n_gates * h, dtype)
+    assert not kernels.dx_in_blocks(d, dtype) and kernels.dx_in_blocks(2 * h, dtype)
     rng = np.random.default_rng(3)
     X = rng.normal(size=(t, n, d)).astype(dtype)
     dY = rng.normal(size=(t, n, layer.num_directions * h)).astype(dtype)
@@ -534,18 +539,26 @@ def test_row_blocks_share_the_weight_gradients_where_they_tile(dtype, variant, s
     assert_close(fast, reference, dtype)
 
 
-@pytest.mark.parametrize("D, H, GH, dtype, expected", [
-    (28, 128, 512, np.float32, True),  # mnist, LSTM
-    (28, 128, 384, np.float32, True),  # mnist, GRU
-    (28, 128, 512, np.float64, False),  # dW_h 512 KiB
-    (1, 64, 256, np.float32, False),  # stock: D = 1 is no whole tile
-    (65, 256, 1024, np.float32, False),  # charlm
-    (128, 512, 2048, np.float32, False),  # large: dW_h 4 MiB
-    (8, 50, 200, np.float32, False),  # H, G*H no whole tiles
+@pytest.mark.parametrize("H, GH, dtype, expected", [
+    (128, 512, np.float32, True),  # mnist, LSTM: dW_h 256 KiB
+    (128, 384, np.float32, True),  # mnist, GRU
+    (128, 512, np.float64, True),  # 512 KiB
+    (64, 256, np.float32, True),  # stock
+    (256, 1024, np.float32, False),  # charlm: 1 MiB
+    (512, 2048, np.float32, False),  # large: 4 MiB
+    (50, 200, np.float32, False),  # G*H no whole tiles
 ])
-def test_blocks_share_the_weight_gradients_only_where_they_tile_and_are_small(D, H, GH, dtype,
+def test_blocks_share_the_weight_gradients_only_where_they_tile_and_are_small(H, GH, dtype,
                                                                              expected):
-    assert kernels.blocks_share_weight_grads(D, H, GH, dtype) == expected
+    assert kernels.blocks_share_weight_grads(H, GH, dtype) == expected
+
+
+@pytest.mark.parametrize("D, expected", [(28, True), (128, True), (1, False), (8, False),
+                                         (65, False)])
+def test_dx_in_blocks_only_where_d_fills_its_panels(D, expected):
+    """mnist's 28 columns pad to 32 (dX in the blocks); stock's 1 and charlm's 65 would pad to
+    32 and 96 (one NumPy GEMM after the blocks)."""
+    assert kernels.dx_in_blocks(D, np.float32) == expected
 
 
 def test_row_blocks_run_at_once_on_their_own_threads():

@@ -325,30 +325,29 @@ def _times_transposed(dZ_t, W_h, out, scratch):
 
 # On row blocks, where the weight gradients are small (blocks_share_weight_grads), each block
 # computes its own rows' share of dW_x, dW_h and the biases' gradients after its BPTT loop, a
-# sum over all steps, and its rows of dX; the shares are added at the end. No BLAS call on
-# several threads then (OpenBLAS runs such skinny products slowly: mnist's dW_x, 28 x 512
-# over K = 1792, and dX at 55-65 GFLOP/s on both threads together), and each block reads back
-# the dZ its own core wrote. An outer tile keeps OUTER_ROWS x OUTER_VECTORS SIMD vectors of C
-# in registers over its K, the rows of OUTER_STEPS steps of the block (per k: OUTER_VECTORS
-# vector loads of B, one broadcast of A per row); the steps' rows of dZ then serve dW_x, dW_h,
-# db and dX while in cache. Measured alone, one block of mnist's dW_h (128 x 512, K = 28 steps
-# x 32 rows): 87-92 GFLOP/s with 4 x 4 vectors, 2 steps at a time; 77-84 with 4 x 2, 8 x 2,
-# 6 x 4; 48-79 with all of K at once. In a training step, interleaved with torch, 2 threads:
-# mnist 5-9% faster than NumPy's GEMMs after the blocks, the GRU's 0-3%; but stock 6-7%,
-# charlm 3-8% and large 4-15% slower (stock's D = 1 and charlm's D = 65 fill the tiles
-# badly, and at charlm's and large's sizes OpenBLAS runs at the tiles' rate on each thread),
-# hence the rule below.
-OUTER_ROWS, OUTER_VECTORS, OUTER_STEPS = 4, 4, 2
-SHARE_MAX_BYTES = 2**18  # dW_h of one block at most this size: it stays in the core's L2
+# sum over all steps, and its rows of dX (dx_in_blocks); the shares are added at the end. No
+# BLAS call on several threads then (OpenBLAS runs such skinny products slowly: mnist's dW_x,
+# 28 x 512 over K = 1792, and dX at 55-65 GFLOP/s on both threads together), and each block
+# reads back the dZ its own core wrote. An outer tile keeps OUTER_ROWS x OUTER_VECTORS SIMD
+# vectors of C in registers over its K, the block's rows of as many steps as make OUTER_K
+# rows (per k: OUTER_VECTORS vector loads of B, one broadcast of A per row); those steps' rows
+# of dZ then serve dW_x, dW_h, db and dX while in cache. Measured alone, one block of mnist's
+# dW_h (128 x 512, K = 28 steps x 32 rows): 87-92 GFLOP/s with 4 x 4 vectors and K = 64 at a
+# time; 77-84 with 4 x 2, 8 x 2, 6 x 4 vectors; 48-79 with all of K at once.
+# In a training step, interleaved with torch, 2 threads, against the cell's GEMMs after the
+# blocks: mnist 5-9% faster, the GRU's 0-3%; stock (its dX by NumPy) 3-6%; (64, 28, 64, 192)
+# 2-3%, (128, 28, 32, 128) 6-9%; but even at (64, 28, 64, 256), whose dW_h (1 MiB) fills a
+# core's L2, and 3-8% slower on charlm, 4-15% on large, where OpenBLAS runs at the tiles'
+# rate on each thread.
+OUTER_ROWS, OUTER_VECTORS, OUTER_K = 4, 4, 64
+SHARE_BELOW_BYTES = 2**20  # a block's dW_h below this size (a core's L2 here)
 
 
-def blocks_share_weight_grads(D, H, GH, dtype):
-    """True when the row blocks compute the weight gradients (above): dW_x (D, G*H) and dW_h
-    (H, G*H) tile exactly (D and H multiples of OUTER_ROWS, G*H of the tile's columns) and
-    dW_h takes at most SHARE_MAX_BYTES."""
+def blocks_share_weight_grads(H, GH, dtype):
+    """True when the row blocks compute the weight gradients (above): where dW_h (H, G*H)
+    takes less than SHARE_BELOW_BYTES and its G*H columns are whole outer tiles."""
     columns = OUTER_VECTORS * _VECTOR_BYTES // np.dtype(dtype).itemsize
-    return (D % OUTER_ROWS == 0 and H % OUTER_ROWS == 0 and GH % columns == 0
-            and H * GH * np.dtype(dtype).itemsize <= SHARE_MAX_BYTES)
+    return GH % columns == 0 and H * GH * np.dtype(dtype).itemsize < SHARE_BELOW_BYTES
 
 
 def _outer_tile_kernel(rows, vectors):
@@ -408,18 +407,23 @@ def _outer_tile_kernel(rows, vectors):
     return tile
 
 
-_outer_tile = _outer_tile_kernel(OUTER_ROWS, OUTER_VECTORS)
+_outer_tile, _outer_row = (_outer_tile_kernel(OUTER_ROWS, OUTER_VECTORS),
+                           _outer_tile_kernel(1, OUTER_VECTORS))
 
 
 @register_jitable
 def _add_outer(A, B, C):
-    """C += the sum over s of A[s]^T B[s], inside compiled code, in outer tiles: A (S, R, M),
-    B (S, R, N) with their last axes contiguous, C (M, N), M and N whole tiles."""
+    """C += the sum over s of A[s]^T B[s], inside compiled code, in outer tiles (rows beyond
+    the last whole one a row at a time): A (S, R, M), B (S, R, N) with their last axes
+    contiguous, C (M, N), N whole tiles."""
     M, N = C.shape
     w = OUTER_VECTORS * _VECTOR_BYTES // C.itemsize
+    whole = M - M % OUTER_ROWS
     for c0 in range(0, N, w):
-        for m0 in range(0, M, OUTER_ROWS):
+        for m0 in range(0, whole, OUTER_ROWS):
             _outer_tile(A, B, C, m0, c0)
+        for m in range(whole, M):
+            _outer_row(A, B, C, m, c0)
 
 
 @_jit
@@ -428,22 +432,24 @@ def _block_weight_grads(X, H_prev, dXW, dHW, W_xT_packed, dX, dW_x, dW_h, db_x, 
     """Rows r0:r1's share of (B11)-(B12), (B14) or (GB9): dW_x = X^T dXW, dW_h = H_prev^T dHW,
     db_x and db_h the sums of dXW and dHW over steps and rows (db_h left alone when shared:
     dHW is dXW, the LSTM's one bias), written (not added) into the block's own arrays; and
-    dX = dXW W_x^T at its rows. X (T, N, D), H_prev (T, N, H), dXW and dHW (T, N, G*H), their
-    last axes contiguous, D and H whole tiles (blocks_share_weight_grads); W_xT_packed =
-    pack_columns(W_x^T). One pass over the steps,
-    OUTER_STEPS at a time: each group's rows of dXW and dHW serve all five while in cache."""
+    dX = dXW W_x^T at its rows unless W_xT_packed (pack_columns(W_x^T)) is None. X (T, N, D),
+    H_prev (T, N, H), dXW and dHW (T, N, G*H), their last axes contiguous, G*H whole tiles
+    (blocks_share_weight_grads). One pass over the steps, as many at a time as make OUTER_K
+    rows: their rows of dXW and dHW serve all five while in cache."""
     dW_x[:] = 0
     dW_h[:] = 0
     db_x[:] = 0
     db_h[:] = 0
     T = X.shape[0]
-    for s0 in range(0, T, OUTER_STEPS):
-        s1 = min(s0 + OUTER_STEPS, T)
+    steps = max(OUTER_K // (r1 - r0), 1)
+    for s0 in range(0, T, steps):
+        s1 = min(s0 + steps, T)
         dZ_x, dZ_h = dXW[s0:s1, r0:r1], dHW[s0:s1, r0:r1]
         _add_outer(X[s0:s1, r0:r1], dZ_x, dW_x)
         _add_outer(H_prev[s0:s1, r0:r1], dZ_h, dW_h)
         for t in range(s0, s1):
-            _packed_matmul(dXW[t][r0:r1], W_xT_packed, dX[t][r0:r1])
+            if W_xT_packed is not None:
+                _packed_matmul(dXW[t][r0:r1], W_xT_packed, dX[t][r0:r1])
             for r in range(r0, r1):
                 db_x += dXW[t, r]
                 if not shared:
@@ -1049,7 +1055,7 @@ def bptt(step, params, dY, dstate, tape, truncate):
     kind = type(step).__name__[:-4].lower()
     _count(f"{kind}_backward_{_mode(blocks, loop)}")
     share = (len(blocks) > 1 and not (lstm and step.peephole)
-             and blocks_share_weight_grads(tape.X.shape[2], H, GH, dtype))
+             and blocks_share_weight_grads(H, GH, dtype))
     if share:
         _count(f"{kind}_weight_grads_blocks")
     shares = _WeightShares(step, params, tape, blocks, dXW, dHW) if share else None
@@ -1088,8 +1094,17 @@ def bptt(step, params, dY, dstate, tape, truncate):
     return dX, dstate0, grads
 
 
+def dx_in_blocks(D, dtype):
+    """True when the blocks' tiles compute dX = dZ W_x^T too: when padding D to whole panels
+    adds at most a quarter (mnist's 28 columns to 32; dX in the blocks measured 0-4% faster
+    on mnist than one NumPy GEMM after them). Else (stock's 1 to 32, 5% slower) the GEMM."""
+    w = panel_width(dtype)
+    return -(-D // w) * w <= 1.25 * D
+
+
 class _WeightShares:
-    """The row blocks' shares of the weight gradients (_block_weight_grads), and dX."""
+    """The row blocks' shares of the weight gradients (_block_weight_grads), and dX: the
+    blocks' rows of it, or one NumPy GEMM after them (dx_in_blocks)."""
 
     def __init__(self, step, params, tape, blocks, dXW, dHW):
         X = tape.X
@@ -1099,7 +1114,9 @@ class _WeightShares:
         self.dXW, self.dHW = dXW, dHW
         self.X = np.ascontiguousarray(X, dtype)
         self.H_prev = tape.caches.H_prev
-        self.W_xT_packed = pack_columns(np.asarray(params["W_x"], dtype).T)  # (G*H, D)
+        self.W_x = np.asarray(params["W_x"], dtype)
+        self.W_xT_packed = (pack_columns(self.W_x.T)  # (G*H, D)
+                            if dx_in_blocks(D, dtype) else None)
         self.blocks, self.lstm = blocks, isinstance(step, LSTMStep)
         self.bias = "b" in params if self.lstm else "b_x" in params
         k = len(blocks)
@@ -1121,6 +1138,9 @@ class _WeightShares:
         if self.bias:
             db = self.db.sum(axis=0)
             grads.update({"b": db[0]} if self.lstm else {"b_x": db[0], "b_h": db[1]})
+        if self.W_xT_packed is None:
+            T, N, D = self.dX.shape
+            np.matmul(self.dXW.reshape(T * N, -1), self.W_x.T, out=self.dX.reshape(T * N, D))
         return self.dX, grads
 
 
