@@ -1097,7 +1097,7 @@ def bptt(step, params, dY, dstate, tape, truncate):
 def dx_in_blocks(D, dtype):
     """True when the blocks' tiles compute dX = dZ W_x^T too: when padding D to whole panels
     adds at most a quarter (mnist's 28 columns to 32; dX in the blocks measured 0-4% faster
-    on mnist than one NumPy GEMM after them). Else (stock's 1 to 32, 5% slower) the GEMM."""
+    on mnist than one NumPy GEMM after them). Else (stock's 1 to 32: 1-3% slower) the GEMM."""
     w = panel_width(dtype)
     return -(-D // w) * w <= 1.25 * D
 
