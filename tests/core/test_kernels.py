@@ -539,6 +539,25 @@ def test_row_blocks_share_the_weight_gradients_where_they_tile(dtype, variant, s
     assert_close(fast, reference, dtype)
 
 
+@pytest.mark.parametrize("variant", ["LSTM", "GRU"])
+def test_shared_weight_gradients_under_truncation_and_a_left_mask(variant, monkeypatch):
+    """The shares read whatever dZ truncated BPTT left, with padding before each sequence's
+    first step, and still sum to the NumPy path's gradients (two bidirectional layers,
+    float64, truncate=2)."""
+    monkeypatch.setattr(kernels, "row_blocks", lambda N, H, n_gates: kernels.split_rows(N, 2))
+    n, t, d, h = 6, 7, 12, 64
+    layer = SHARED[variant](d, h, dtype=np.float64, seed=0, num_layers=2, bidirectional=True)
+    rng = np.random.default_rng(4)
+    X = rng.normal(size=(t, n, d))
+    dY = rng.normal(size=(t, n, 2 * h))
+    states = [rng.normal(size=(4, n, h)) for _ in range(2 if variant == "LSTM" else 1)]
+    mask = {"mask": np.arange(t)[None, :] >= np.array([0, 2, t - 1, 1, 0, 3])[:, None]}
+    reference, fast, ran = both_paths(monkeypatch, layer, X, states, dY, states, mask,
+                                      truncate=2)
+    assert ran[f"{variant.lower()}_weight_grads_blocks"] == 4
+    assert_close(fast, reference, np.float64)
+
+
 @pytest.mark.parametrize("H, GH, dtype, expected", [
     (128, 512, np.float32, True),  # mnist, LSTM: dW_h 256 KiB
     (128, 384, np.float32, True),  # mnist, GRU
