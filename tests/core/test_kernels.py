@@ -304,7 +304,8 @@ def test_add_outer_adds_the_sum_of_products_over_strided_steps(dtype):
     each direction, rows beyond the whole tiles, one step or more; C's earlier values kept;
     against a float64 product."""
     add_outer = numba.njit(kernels._add_outer)
-    w = kernels.OUTER_VECTORS * kernels._VECTOR_BYTES // np.dtype(dtype).itemsize
+    w = kernels.outer_columns(np.dtype(dtype).itemsize)
+    assert w in (2 * 64 // np.dtype(dtype).itemsize, 4 * 64 // np.dtype(dtype).itemsize)
     rows = kernels.OUTER_ROWS
     rng = np.random.default_rng(0)
     for S, R, M, cols in ((1, 1, rows, w), (2, 3, 3 * rows, 2 * w), (5, 7, 2 * rows, 3 * w),

@@ -343,11 +343,17 @@ OUTER_ROWS, OUTER_VECTORS, OUTER_K = 4, 4, 64
 SHARE_BELOW_BYTES = 2**20  # a block's dW_h below this size (a core's L2 here)
 
 
+@register_jitable
+def outer_columns(itemsize):
+    """Columns of C in one outer tile, for floats of itemsize bytes."""
+    return OUTER_VECTORS * _VECTOR_BYTES // itemsize
+
+
 def blocks_share_weight_grads(H, GH, dtype):
     """True when the row blocks compute the weight gradients (above): where dW_h (H, G*H)
     takes less than SHARE_BELOW_BYTES and its G*H columns are whole outer tiles."""
-    columns = OUTER_VECTORS * _VECTOR_BYTES // np.dtype(dtype).itemsize
-    return GH % columns == 0 and H * GH * np.dtype(dtype).itemsize < SHARE_BELOW_BYTES
+    itemsize = np.dtype(dtype).itemsize
+    return GH % outer_columns(itemsize) == 0 and H * GH * itemsize < SHARE_BELOW_BYTES
 
 
 def _outer_tile_kernel(rows, vectors):
@@ -417,7 +423,7 @@ def _add_outer(A, B, C):
     the last whole one a row at a time): A (S, R, M), B (S, R, N) with their last axes
     contiguous, C (M, N), N whole tiles."""
     M, N = C.shape
-    w = OUTER_VECTORS * _VECTOR_BYTES // C.itemsize
+    w = outer_columns(C.itemsize)
     whole = M - M % OUTER_ROWS
     for c0 in range(0, N, w):
         for m0 in range(0, whole, OUTER_ROWS):
@@ -428,9 +434,9 @@ def _add_outer(A, B, C):
 
 @_jit
 def _block_weight_grads(X, H_prev, dXW, dHW, W_xT_packed, dX, dW_x, dW_h, db_x, db_h, r0, r1,
-                        shared):
+                        one_bias):
     """Rows r0:r1's share of (B11)-(B12), (B14) or (GB9): dW_x = X^T dXW, dW_h = H_prev^T dHW,
-    db_x and db_h the sums of dXW and dHW over steps and rows (db_h left alone when shared:
+    db_x and db_h the sums of dXW and dHW over steps and rows (db_h left alone when one_bias:
     dHW is dXW, the LSTM's one bias), written (not added) into the block's own arrays; and
     dX = dXW W_x^T at its rows unless W_xT_packed (pack_columns(W_x^T)) is None. X (T, N, D),
     H_prev (T, N, H), dXW and dHW (T, N, G*H), their last axes contiguous, G*H whole tiles
@@ -452,7 +458,7 @@ def _block_weight_grads(X, H_prev, dXW, dHW, W_xT_packed, dX, dW_x, dW_h, db_x, 
                 _packed_matmul(dXW[t][r0:r1], W_xT_packed, dX[t][r0:r1])
             for r in range(r0, r1):
                 db_x += dXW[t, r]
-                if not shared:
+                if not one_bias:
                     db_h += dHW[t, r]
 
 
