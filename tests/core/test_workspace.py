@@ -1,6 +1,10 @@
 """core.workspace: a kept buffer is handed out again only when nothing refers to it (the
 caller's array, a view of it, a tape), small arrays are never kept, the total kept is
-bounded, and outputs a caller holds survive later calls of the fast path."""
+bounded, buffers from HUGE_MIN_BYTES are on 2 MiB boundaries advised for huge pages, and
+outputs a caller holds survive later calls of the fast path."""
+
+import re
+import sys
 
 import numpy as np
 import pytest
@@ -9,13 +13,16 @@ import lstmkit
 from lstmkit.core import workspace
 
 BIG = (64, 1024)  # 256 kB of float32, above MIN_BYTES
+HUGE = (300, 1024)  # 1.2 MB of float32, above HUGE_MIN_BYTES: a mapping of its own on Linux
+assert np.prod(BIG) * 4 < workspace.HUGE_MIN_BYTES <= np.prod(HUGE) * 4
 
 
 def address(A):
     return A.__array_interface__["data"][0]
 
 
-def test_a_free_buffer_is_handed_out_again_and_a_held_one_never():
+@pytest.mark.parametrize("BIG", [BIG, HUGE], ids=["heap", "huge"])
+def test_a_free_buffer_is_handed_out_again_and_a_held_one_never(BIG):
     a = workspace.empty(BIG, np.float32)
     b = workspace.empty(BIG, np.float32)
     assert not np.shares_memory(a, b)
@@ -28,7 +35,8 @@ def test_a_free_buffer_is_handed_out_again_and_a_held_one_never():
     assert not np.shares_memory(d, b) and not np.shares_memory(d, c)
 
 
-def test_a_view_or_a_tape_keeps_the_buffer_taken():
+@pytest.mark.parametrize("BIG", [BIG, HUGE], ids=["heap", "huge"])
+def test_a_view_or_a_tape_keeps_the_buffer_taken(BIG):
     a = workspace.empty(BIG, np.float64)
     view = a[1:]
     kept = {"tape": a[:, ::2]}
@@ -53,6 +61,35 @@ def test_the_workspace_keeps_at_most_max_bytes(monkeypatch):
     for k, h in enumerate(held):  # what callers hold stays theirs
         h[...] = k
     assert all(np.all(h == k) for k, h in enumerate(held))
+
+
+def _mapping_flags(A):
+    """The VmFlags of the mapping that holds A's first byte, from /proc/self/smaps."""
+    at = address(A)
+    with open("/proc/self/smaps") as f:
+        inside = False
+        for line in f:
+            span = re.match(r"([0-9a-f]+)-([0-9a-f]+) ", line)
+            if span:
+                inside = int(span[1], 16) <= at < int(span[2], 16)
+            elif inside and line.startswith("VmFlags:"):
+                return line.split()[1:]
+    raise AssertionError("no mapping holds the array")
+
+
+@pytest.mark.skipif(not sys.platform.startswith("linux"), reason="huge pages: Linux only")
+def test_a_large_buffer_starts_a_huge_page_advised_for_huge_pages():
+    """From HUGE_MIN_BYTES: at a 2 MiB boundary, in a mapping that madvise marked for huge
+    pages ("hg" in smaps' VmFlags), private (no "sh"), writable and zeroed like np.empty's
+    pages; a smaller kept buffer is NumPy's own."""
+    a = workspace.empty(HUGE, np.float32)
+    assert address(a) % 2**21 == 0
+    flags = _mapping_flags(a)
+    assert "hg" in flags and "sh" not in flags and "wr" in flags
+    a[...] = 1
+    assert a.sum() == a.size
+    b = workspace.empty(BIG, np.float32)
+    assert "hg" not in _mapping_flags(b)
 
 
 @pytest.mark.parametrize("Layer", [lstmkit.LSTM, lstmkit.GRU])

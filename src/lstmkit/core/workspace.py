@@ -7,9 +7,20 @@ dtype) hands out a kept buffer of the same size when nothing refers to it any mo
 reference count says so: a view of it, a tape, an output the caller still holds all count),
 else a new one, which it keeps. At most MAX_BYTES are kept, the least recently used let go
 first; what a caller holds stays valid whatever the workspace does.
+
+A buffer of HUGE_MIN_BYTES and up starts on a 2 MiB boundary of its own mapping, which asks
+Linux for transparent huge pages (madvise; the kernel's setting "madvise" or "always" grants
+them): the few such buffers of a step (its gates, dZ, H and C over all steps) then take a
+handful of TLB entries rather than one per 4 kB page, each of whose misses costs a page walk
+(two-level on a virtual machine) when a step starts on caches another program has used.
+NumPy asks the same for its own allocations from 4 MiB, which leave the unaligned ends out.
+Measured on the 2-core test machine, training steps interleaved with torch, 2 threads, buffers
+from 512 kB on huge pages against plain ones: mnist's LSTM 1.5-3.7% faster, stock's 0-4%,
+charlm's 1-2% (the rest of their memory is larger, or already NumPy's).
 """
 
 import math
+import mmap
 import sys
 import threading
 
@@ -17,6 +28,8 @@ import numpy as np
 
 MIN_BYTES = 2**17  # smaller arrays come from glibc's heap, whose pages are already mapped
 MAX_BYTES = 2**28  # 256 MiB kept at most
+HUGE_MIN_BYTES = 2**19  # from here on a buffer is on huge pages where the system has them
+_HUGE_PAGE = 2**21
 
 _kept = []  # flat uint8 buffers, the least recently used first
 _lock = threading.Lock()
@@ -35,11 +48,26 @@ def empty(shape, dtype):
                 del _kept[i]
                 break
         else:
-            buffer = np.empty(nbytes, np.uint8)
+            buffer = _new_buffer(nbytes)
         _kept.append(buffer)
         while sum(b.nbytes for b in _kept) > MAX_BYTES and len(_kept) > 1:
             del _kept[0]
         return buffer.view(dtype).reshape(shape)
+
+
+def _new_buffer(nbytes):
+    """A flat uint8 array of nbytes: on Linux from HUGE_MIN_BYTES up, at a 2 MiB boundary of
+    its own private anonymous mapping, whose whole huge pages from there on are advised (one
+    resident huge page a 2 MiB or less of the buffer, once written); else from NumPy."""
+    if nbytes < HUGE_MIN_BYTES or not hasattr(mmap, "MADV_HUGEPAGE"):
+        return np.empty(nbytes, np.uint8)
+    pages = -(-nbytes // _HUGE_PAGE) * _HUGE_PAGE
+    mapping = mmap.mmap(-1, pages + _HUGE_PAGE, flags=mmap.MAP_PRIVATE | mmap.MAP_ANONYMOUS)
+    start = -np.frombuffer(mapping, np.uint8, count=1).ctypes.data % _HUGE_PAGE
+    mapping.madvise(mmap.MADV_HUGEPAGE, start, pages)
+    # an array whose base is the mapping, not another array: views of it refer to it, as
+    # empty()'s reference count needs (NumPy would collapse a slice's views onto its base)
+    return np.ndarray((nbytes,), np.uint8, buffer=mapping, offset=start)
 
 
 def kept_bytes():
