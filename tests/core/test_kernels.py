@@ -559,6 +559,43 @@ def test_shared_weight_gradients_under_truncation_and_a_left_mask(variant, monke
     assert_close(fast, reference, np.float64)
 
 
+@pytest.mark.parametrize("n", [1, 5])
+@pytest.mark.parametrize("variant", ["LSTM", "LSTM-peephole", "GRU"])
+@pytest.mark.parametrize("dtype", [np.float32, np.float64], ids=["float32", "float64"])
+def test_the_whole_loop_computes_small_weight_gradients_as_one_block(dtype, variant, n,
+                                                                     monkeypatch):
+    """The whole loop on one block of all rows (tiny's one row, or 5), H = 64, computes the
+    weight gradients and dX in its outer tiles when they are small (one_block_shares), for
+    two bidirectional layers with lengths, and equals the NumPy path; the peephole LSTM
+    leaves them to its weight_grads."""
+    monkeypatch.setattr(kernels, "row_blocks", lambda N, H, n_gates: ((0, N),))
+    t, d, h = 6, 7, 64
+    layer = SHARED[variant](d, h, dtype=dtype, seed=0, num_layers=2, bidirectional=True)
+    assert kernels.one_block_shares(t, n, 2 * h, h, layer.step.n_gates * h)
+    rng = np.random.default_rng(5)
+    X = rng.normal(size=(t, n, d)).astype(dtype)
+    dY = rng.normal(size=(t, n, 2 * h)).astype(dtype)
+    states = [rng.normal(size=(4, n, h)).astype(dtype)
+              for _ in range(2 if variant != "GRU" else 1)]
+    lengths = {"lengths": np.array([t, 0, 3, 1, 2][:n])}
+    reference, fast, ran = both_paths(monkeypatch, layer, X, states, dY, states, lengths)
+    cell = type(layer.step).__name__[:-4].lower()
+    assert ran[f"{cell}_backward_loop"] == 4
+    assert ran.get(f"{cell}_weight_grads_blocks", 0) == (0 if variant == "LSTM-peephole" else 4)
+    assert_close(fast, reference, dtype)
+
+
+def test_one_block_shares_where_the_weight_gradients_are_small_or_blas_has_one_thread():
+    """Up to ONE_BLOCK_SHARE_MAX_MACS multiply-adds (tiny's 5.1e6) at any thread count; above
+    it (mnist's 2.8e8) only where NumPy's BLAS runs one thread."""
+    tiny, mnist = (1000, 1, 8, 32, 128), (28, 64, 28, 128, 512)
+    with threadpool_limits(2):
+        assert kernels.one_block_shares(*tiny)
+        assert not kernels.one_block_shares(*mnist)
+    with threadpool_limits(1):
+        assert kernels.one_block_shares(*mnist)
+
+
 @pytest.mark.parametrize("H, GH, dtype, expected", [
     (128, 512, np.float32, True),  # mnist, LSTM: dW_h 256 KiB
     (128, 384, np.float32, True),  # mnist, GRU

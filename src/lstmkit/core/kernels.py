@@ -41,7 +41,8 @@ carries the state gradient in three (N, H) arrays: dH_gemm (the last step's dZ W
 dH_carry (the rest of dH_{t-1}: the GRU's dH Z (GB3), and at masked rows the gradient passing
 through) and dC. The cell's weight_grads then computes dW_x, dW_h and dX, one GEMM each; on
 row blocks where these are small, each block computes its rows' share of them after its loop
-instead (see "weight gradients on row blocks" below).
+instead, and so does the whole loop where they are small or BLAS has one thread (see "weight
+gradients on row blocks" below).
 
 Transcendentals: float64 uses libm's exp and tanh; float32 a rational approximation of tanh
 (Eigen's generic_fast_tanh_float, error below 4e-7) that LLVM vectorises, and
@@ -341,6 +342,14 @@ def _times_transposed(dZ_t, W_h, out, scratch):
 # rate on each thread.
 OUTER_ROWS, OUTER_VECTORS, OUTER_K = 4, 4, 64
 SHARE_BELOW_BYTES = 2**20  # a block's dW_h below this size (a core's L2 here)
+# The whole loop (one block of all rows, on the calling thread) takes the same path where
+# BLAS runs one thread, or where the weight gradients are small (one_block_shares). Measured
+# interleaved with torch, against the cell's GEMMs after the loop: 1 thread, mnist's LSTM
+# 9-10% faster, its GRU 4%, stock's LSTM 2-6%; 2 threads, tiny's LSTM -1 to 6%, its GRU
+# 11-23% (5.1e6 multiply-adds); but (N, T, D, H) = (8, 200, 16, 64) 1-4% slower (3.3e7),
+# (2, 400, 64, 128) 6-10% (7.9e7) and (4, 500, 32, 128) -6 to 3% (1.6e8), where NumPy's
+# GEMMs run on both threads.
+ONE_BLOCK_SHARE_MAX_MACS = 2**23
 
 
 @register_jitable
@@ -354,6 +363,17 @@ def blocks_share_weight_grads(H, GH, dtype):
     takes less than SHARE_BELOW_BYTES and its G*H columns are whole outer tiles."""
     itemsize = np.dtype(dtype).itemsize
     return GH % outer_columns(itemsize) == 0 and H * GH * itemsize < SHARE_BELOW_BYTES
+
+
+def one_block_shares(T, N, D, H, GH):
+    """True when the whole loop on one block of all N rows computes the weight gradients as
+    row blocks do (where blocks_share_weight_grads): when NumPy's BLAS runs one thread, or
+    when they are at most ONE_BLOCK_SHARE_MAX_MACS multiply-adds, where NumPy's calls cost
+    more than their arithmetic."""
+    if T * N * (D + H) * GH <= ONE_BLOCK_SHARE_MAX_MACS:
+        return True
+    lib = _numpy_blas()
+    return lib is not None and lib.num_threads == 1
 
 
 def _outer_tile_kernel(rows, vectors):
@@ -1032,7 +1052,8 @@ def bptt(step, params, dY, dstate, tape, truncate):
     Returns (dX (T, N, D), the gradient of the initial state, grads) as sequence.bptt does;
     truncate as there. On row blocks with small weight gradients (blocks_share_weight_grads)
     each block computes its rows' share of them and of dX after its loop
-    (_block_weight_grads); otherwise, and for the peephole LSTM (its dP is the cell's own
+    (_block_weight_grads), and so does the whole loop's one block where one_block_shares;
+    otherwise, and for the peephole LSTM (its dP is the cell's own
     sum), the cell's weight_grads does, one GEMM each over all steps."""
     buffers, valid, reverse = tape.fast, tape.valid, tape.reverse
     G = buffers.gates
@@ -1056,12 +1077,15 @@ def bptt(step, params, dY, dstate, tape, truncate):
     W_hT_packed = pack_columns(W_h.T) if loop else None  # W_h^T (G*H, H), for dZ_t W_h^T
     dH_T = None if loop else np.empty((H, N), dtype)
     order = range(T) if reverse else range(T - 1, -1, -1)
-    cuts = {t for s, t in enumerate(order)
-            if truncate and s and chunk_starts(t, truncate, reverse)}
+    # the steps where truncation cuts, for the per-step loop (tiny's T = 1000: 0.1 ms of
+    # Python when built for every call)
+    cuts = ({t for s, t in enumerate(order) if s and chunk_starts(t, truncate, reverse)}
+            if truncate and not loop else ())
     kind = type(step).__name__[:-4].lower()
     _count(f"{kind}_backward_{_mode(blocks, loop)}")
-    share = (len(blocks) > 1 and not (lstm and step.peephole)
-             and blocks_share_weight_grads(H, GH, dtype))
+    D = tape.X.shape[2]
+    share = ((len(blocks) > 1 or (loop and one_block_shares(T, N, D, H, GH)))
+             and not (lstm and step.peephole) and blocks_share_weight_grads(H, GH, dtype))
     if share:
         _count(f"{kind}_weight_grads_blocks")
     shares = _WeightShares(step, params, tape, blocks, dXW, dHW) if share else None
