@@ -92,6 +92,21 @@ def test_a_large_buffer_starts_a_huge_page_advised_for_huge_pages():
     assert "hg" not in _mapping_flags(b)
 
 
+@pytest.mark.skipif(not sys.platform.startswith("linux"), reason="huge pages: Linux only")
+def test_a_huge_page_buffer_counts_its_whole_pages(monkeypatch):
+    """1.2 MB on huge pages holds one 2 MiB page once written: kept_bytes and MAX_BYTES count
+    2 MiB for it, so two such buffers do not fit in 3 MiB."""
+    monkeypatch.setattr(workspace, "_kept", [])
+    a = workspace.empty(HUGE, np.float32)
+    assert workspace.kept_bytes() == 2**21
+    monkeypatch.setattr(workspace, "MAX_BYTES", 3 * 2**20)
+    b = workspace.empty(HUGE, np.float32)
+    assert not np.shares_memory(a, b)
+    assert workspace.kept_bytes() == 2**21  # a's buffer let go (a itself stays valid)
+    a[...] = 2
+    assert np.all(a == 2)
+
+
 @pytest.mark.parametrize("Layer", [lstmkit.LSTM, lstmkit.GRU])
 def test_outputs_and_gradients_survive_later_calls(Layer):
     """Outputs of a first call, still held, are not overwritten by the later calls on the

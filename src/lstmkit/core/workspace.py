@@ -5,8 +5,9 @@ allocation above 128 kB to new pages, and each page faults on its first write (a
 page on the 2-core test machine: 10 of the 23 ms of a stock training step). empty(shape,
 dtype) hands out a kept buffer of the same size when nothing refers to it any more (its
 reference count says so: a view of it, a tape, an output the caller still holds all count),
-else a new one, which it keeps. At most MAX_BYTES are kept, the least recently used let go
-first; what a caller holds stays valid whatever the workspace does.
+else a new one, which it keeps. At most MAX_BYTES are kept (a buffer on huge pages counted
+by its whole pages), the least recently used let go first; what a caller holds stays valid
+whatever the workspace does.
 
 A buffer of HUGE_MIN_BYTES and up starts on a 2 MiB boundary of its own mapping, which asks
 Linux for transparent huge pages (madvise; the kernel's setting "madvise" or "always" grants
@@ -50,7 +51,7 @@ def empty(shape, dtype):
         else:
             buffer = _new_buffer(nbytes)
         _kept.append(buffer)
-        while sum(b.nbytes for b in _kept) > MAX_BYTES and len(_kept) > 1:
+        while sum(map(_footprint, _kept)) > MAX_BYTES and len(_kept) > 1:
             del _kept[0]
         return buffer.view(dtype).reshape(shape)
 
@@ -70,7 +71,15 @@ def _new_buffer(nbytes):
     return np.ndarray((nbytes,), np.uint8, buffer=mapping, offset=start)
 
 
+def _footprint(buffer):
+    """The memory a kept buffer holds once written: a mapping's buffer its huge pages whole,
+    others their size."""
+    if isinstance(buffer.base, mmap.mmap):
+        return -(-buffer.nbytes // _HUGE_PAGE) * _HUGE_PAGE
+    return buffer.nbytes
+
+
 def kept_bytes():
-    """How many bytes the workspace keeps now."""
+    """How many bytes the workspace keeps now (huge pages whole)."""
     with _lock:
-        return sum(b.nbytes for b in _kept)
+        return sum(map(_footprint, _kept))
