@@ -1053,8 +1053,8 @@ def bptt(step, params, dY, dstate, tape, truncate):
     truncate as there. On row blocks with small weight gradients (blocks_share_weight_grads)
     each block computes its rows' share of them and of dX after its loop
     (_block_weight_grads), and so does the whole loop's one block where one_block_shares;
-    otherwise, and for the peephole LSTM (its dP is the cell's own
-    sum), the cell's weight_grads does, one GEMM each over all steps."""
+    otherwise, and for the peephole LSTM (its dP is the cell's own sum), the cell's
+    weight_grads does, one GEMM each over all steps."""
     buffers, valid, reverse = tape.fast, tape.valid, tape.reverse
     G = buffers.gates
     T, N, GH = G.shape
