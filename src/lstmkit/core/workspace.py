@@ -16,7 +16,7 @@ handful of TLB entries rather than one per 4 kB page, each of whose misses costs
 (two-level on a virtual machine) when a step starts on caches another program has used.
 NumPy asks the same for its own allocations from 4 MiB, which leave the unaligned ends out.
 Measured on the 2-core test machine, training steps interleaved with torch, 2 threads, buffers
-from 512 kB on huge pages against plain ones, rounds of 21: mnist's LSTM 2-6% faster in five
+from 512 kB on huge pages against plain ones, rounds of 21: mnist's LSTM 2-12% faster in five
 rounds of six (-0.6% in one), stock's 4-6%; charlm's, large's and mnist's GRU within the
 noise (-4 to +4%), their buffers larger (NumPy's own advice covers most of them) or fewer.
 """
