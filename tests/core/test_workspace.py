@@ -80,8 +80,8 @@ def _mapping_flags(A):
 @pytest.mark.skipif(not sys.platform.startswith("linux"), reason="huge pages: Linux only")
 def test_a_large_buffer_starts_a_huge_page_advised_for_huge_pages():
     """From HUGE_MIN_BYTES: at a 2 MiB boundary, in a mapping that madvise marked for huge
-    pages ("hg" in smaps' VmFlags), private (no "sh"), writable and zeroed like np.empty's
-    pages; a smaller kept buffer is NumPy's own."""
+    pages ("hg" in smaps' VmFlags), private (no "sh") and writable; a smaller kept buffer is
+    NumPy's own."""
     a = workspace.empty(HUGE, np.float32)
     assert address(a) % 2**21 == 0
     flags = _mapping_flags(a)

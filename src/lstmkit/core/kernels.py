@@ -370,10 +370,7 @@ def one_block_shares(T, N, D, H, GH):
     row blocks do (where blocks_share_weight_grads): when NumPy's BLAS runs one thread, or
     when they are at most ONE_BLOCK_SHARE_MAX_MACS multiply-adds, where NumPy's calls cost
     more than their arithmetic."""
-    if T * N * (D + H) * GH <= ONE_BLOCK_SHARE_MAX_MACS:
-        return True
-    lib = _numpy_blas()
-    return lib is not None and lib.num_threads == 1
+    return T * N * (D + H) * GH <= ONE_BLOCK_SHARE_MAX_MACS or _blas_one_thread()
 
 
 def _outer_tile_kernel(rows, vectors):
@@ -493,6 +490,12 @@ def _numpy_blas():
         if path.is_relative_to(numpy_dir) or path.parent.name.startswith("numpy"):
             return lib  # numpy.libs/ (Linux, Windows) or numpy/.dylibs/ (macOS)
     return None
+
+
+def _blas_one_thread():
+    """True when NumPy's BLAS runs one thread now."""
+    lib = _numpy_blas()
+    return lib is not None and lib.num_threads == 1
 
 
 @register_jitable
@@ -801,10 +804,7 @@ def functions(step):
 def whole_loop(N, H, n_gates):
     """True: compile the whole time loop (small steps, or BLAS on one thread); False: a Python
     loop over steps."""
-    if N * H * n_gates * H <= WHOLE_LOOP_MAX_MACS:
-        return True
-    lib = _numpy_blas()
-    return lib is not None and lib.num_threads == 1
+    return N * H * n_gates * H <= WHOLE_LOOP_MAX_MACS or _blas_one_thread()
 
 
 # ---------------------------------------------------------------- row blocks

@@ -63,7 +63,7 @@ def _new_buffer(nbytes):
     resident huge page a 2 MiB or less of the buffer, once written); else from NumPy."""
     if nbytes < HUGE_MIN_BYTES or not hasattr(mmap, "MADV_HUGEPAGE"):
         return np.empty(nbytes, np.uint8)
-    pages = -(-nbytes // _HUGE_PAGE) * _HUGE_PAGE
+    pages = _whole_pages(nbytes)
     mapping = mmap.mmap(-1, pages + _HUGE_PAGE, flags=mmap.MAP_PRIVATE | mmap.MAP_ANONYMOUS)
     start = -np.frombuffer(mapping, np.uint8, count=1).ctypes.data % _HUGE_PAGE
     mapping.madvise(mmap.MADV_HUGEPAGE, start, pages)
@@ -76,8 +76,13 @@ def _footprint(buffer):
     """The memory a kept buffer holds once written: a mapping's buffer its huge pages whole,
     others their size."""
     if isinstance(buffer.base, mmap.mmap):
-        return -(-buffer.nbytes // _HUGE_PAGE) * _HUGE_PAGE
+        return _whole_pages(buffer.nbytes)
     return buffer.nbytes
+
+
+def _whole_pages(nbytes):
+    """nbytes rounded up to whole huge pages."""
+    return -(-nbytes // _HUGE_PAGE) * _HUGE_PAGE
 
 
 def kept_bytes():
