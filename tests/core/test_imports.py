@@ -1,8 +1,8 @@
 """core/ is the article in NumPy: it imports only numpy, a few standard-library helpers and
 itself; numba only in core/kernels.py, the optional fast-kernel module, which alone also
 writes its GEMM tile kernels in LLVM IR (llvmlite), finds NumPy's BLAS and reads its thread
-count and thread timeout (pathlib, threadpoolctl, ctypes) and runs row blocks on threads
-(concurrent); core/workspace.py alone maps its large buffers itself (mmap)."""
+count and thread timeout (pathlib, threadpoolctl, ctypes); core/workspace.py alone maps its
+large buffers itself (mmap)."""
 
 import ast
 from pathlib import Path
@@ -12,8 +12,7 @@ import lstmkit.core
 CORE = Path(lstmkit.core.__file__).parent
 ALLOWED = {"numpy", "dataclasses", "typing", "os", "math", "functools",
            "threading", "sys", "itertools", "lstmkit"}
-FAST_KERNELS = {"numba", "threadpoolctl", "pathlib", "llvmlite", "ctypes",
-                "concurrent"}  # core/kernels.py only
+FAST_KERNELS = {"numba", "threadpoolctl", "pathlib", "llvmlite", "ctypes"}  # core/kernels.py only
 WORKSPACE = {"mmap"}  # core/workspace.py only
 
 

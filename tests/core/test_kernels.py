@@ -452,17 +452,17 @@ def test_a_layer_runs_row_blocks_by_itself_each_projecting_its_rows(monkeypatch)
     assert ran == {"lstm_forward_blocks": 1, "lstm_backward_blocks": 1,
                    "lstm_weight_grads_blocks": 1}
     assert projected == []
-    packed_arguments = {signature[1] for signature in kernels.lstm_functions(False, False)
-                        .forward_loop.signatures}
+    packed_arguments = {signature[3] for signature in kernels.lstm_functions(False, False)
+                        .forward_loop.signatures}  # flags, j, X, W_x_packed, ...
     assert numba.types.Array(numba.float32, 3, "C") in packed_arguments
     assert_close(fast, reference, np.float32)
 
 
 def test_the_forward_runs_a_block_in_slices_of_at_most_slice_rows(monkeypatch):
     """A forward block of more than SLICE_ROWS rows projects and runs its rows slice by slice
-    (40 rows, two blocks of 20: slices of 16 and 4 rows each), into the gates buffer (x0 = 0)
-    in training and into a one-step scratch of the slice's rows (x0 = the slice's first row)
-    in eval mode; BPTT runs whole blocks; all equal the NumPy path."""
+    (40 rows, two blocks of 20: slices of 16 and 4 rows each), into the gates buffer in
+    training and into a one-step scratch of SLICE_ROWS rows per block in eval mode (scratch:
+    its first row is the slice's); BPTT runs whole blocks; all equal the NumPy path."""
     assert kernels.SLICE_ROWS == 16
     monkeypatch.setattr(kernels, "row_blocks", lambda N, H, n_gates: kernels.split_rows(N, 2))
     projected, backward = [], []
@@ -471,12 +471,12 @@ def test_the_forward_runs_a_block_in_slices_of_at_most_slice_rows(monkeypatch):
     def recording_functions(step):
         f = functions(step)
 
-        def forward_loop(X, W_x_packed, XW, *args):
-            projected.append((*args[-3:], XW.shape[:2]))  # r0, r1, x0, (slots, rows)
-            f.forward_loop(X, W_x_packed, XW, *args)
+        def forward_loop(flags, j, X, W_x_packed, XW, *args):
+            projected.append((*args[-4:], XW.shape[:2]))  # r0, r1, slice_rows, scratch
+            f.forward_loop(flags, j, X, W_x_packed, XW, *args)
 
         def backward_loop(*args):
-            backward.append(args[-2:])
+            backward.append(args[-3:-1])
             f.backward_loop(*args)
         return f._replace(forward_loop=forward_loop, backward_loop=backward_loop)
 
@@ -488,15 +488,13 @@ def test_the_forward_runs_a_block_in_slices_of_at_most_slice_rows(monkeypatch):
     state = [rng.normal(size=(1, 40, 8)).astype(np.float32) for _ in range(2)]
     reference, fast, ran = both_paths(monkeypatch, layer, X, state, dY, state, {})
     assert ran == {"lstm_forward_blocks": 1, "lstm_backward_blocks": 1}
-    assert sorted(projected) == [(0, 16, 0, (4, 40)), (16, 20, 0, (4, 40)),
-                                 (20, 36, 0, (4, 40)), (36, 40, 0, (4, 40))]
+    assert sorted(projected) == [(0, 20, 16, False, (4, 40)), (20, 40, 16, False, (4, 40))]
     assert sorted(backward) == [(0, 20), (20, 40)]
     assert_close(fast, reference, np.float32)
     layer.eval()
     projected.clear()
     Y, final = layer(X, pack(state))
-    assert sorted(projected) == [(0, 16, 0, (1, 16)), (16, 20, 16, (1, 4)),
-                                 (20, 36, 20, (1, 16)), (36, 40, 36, (1, 4))]
+    assert sorted(projected) == [(0, 20, 16, True, (1, 16)), (20, 40, 16, True, (1, 16))]
     assert error(Y, reference["Y"]) < TOL[np.float32]
     for A, name in zip(final, ("state[0]", "state[1]"), strict=True):
         assert error(A, reference[name]) < TOL[np.float32]
@@ -624,17 +622,18 @@ def test_row_blocks_run_at_once_on_their_own_threads():
     barrier = threading.Barrier(3, timeout=30)
     seen = {}
 
-    def block(r0, r1):
-        seen[r0, r1] = threading.get_ident()
+    def block(flags, j, r0, r1):
+        seen[r0, r1] = (j, threading.get_ident())
         barrier.wait()
 
     blocks = kernels.split_rows(10, 3)
     assert blocks == ((0, 3), (3, 6), (6, 10))
     kernels.run_blocks(block, blocks, lambda r0, r1: (r0, r1))
-    assert set(seen) == set(blocks) and len(set(seen.values())) == 3
-    assert seen[0, 3] == threading.get_ident()
+    assert set(seen) == set(blocks) and len({ident for _, ident in seen.values()}) == 3
+    assert seen[0, 3] == (0, threading.get_ident())
+    assert [seen[b][0] for b in blocks] == [0, 1, 2]
 
-    def failing(r0, r1):
+    def failing(flags, j, r0, r1):
         if r0:
             raise ValueError(f"block {r0}-{r1} failed")
 
@@ -642,10 +641,49 @@ def test_row_blocks_run_at_once_on_their_own_threads():
         kernels.run_blocks(failing, kernels.split_rows(10, 2), lambda r0, r1: (r0, r1))
 
 
+@numba.njit(nogil=True)
+def _read_last_packed(flags, j, packed, out):
+    """A compiled block as the kernels' loops are: waits for "go", reads the last item that
+    packing writes, says it is done."""
+    if kernels._block_starts(flags, j):
+        out[j] = packed[-1, -1, -1]
+        kernels._block_done(flags, j)
+
+
+def test_worker_blocks_start_once_the_weights_are_packed():
+    """run_blocks hands the workers their blocks before it packs the weights on the calling
+    thread; a compiled block waits for "go" and reads the packed weights whole. The pack is
+    large (16 MB, milliseconds) and its last item is written last: a worker that did not wait
+    would read the NaN it held."""
+    B = np.full((2000, 2000), 7.0)
+    packed = kernels.packed_empty(B)
+    out = np.zeros(3)
+    for _ in range(3):
+        packed[...] = np.nan
+        out[:] = 0
+        kernels.run_blocks(_read_last_packed, kernels.split_rows(30, 3),
+                           lambda r0, r1: (packed, out), packs=[(B, packed)])
+        assert out.tolist() == [7.0, 7.0, 7.0]
+
+
+def test_a_failure_before_go_stops_the_workers_and_leaves_them_usable():
+    """When packing fails on the calling thread, the workers' blocks stop without running
+    (go = -1), the error is raised, and the next run_blocks runs on the same workers."""
+    out = np.zeros(2)
+    packed = np.zeros((1, 1, 1))
+    with pytest.raises(numba.TypingError):
+        kernels.run_blocks(_read_last_packed, kernels.split_rows(4, 2),
+                           lambda r0, r1: (packed, out), packs=[(np.ones((2, 2)), None)])
+    assert out.tolist() == [0.0, 0.0]
+    packed[...] = 5
+    kernels.run_blocks(_read_last_packed, kernels.split_rows(4, 2),
+                       lambda r0, r1: (packed, out))
+    assert out.tolist() == [5.0, 5.0]
+
 
 def _blocks_in_child(queue):
     seen = []
-    kernels.run_blocks(lambda r0, r1: seen.append(threading.get_ident()),
+    kernels.run_blocks(lambda flags, j, r0, r1: seen.append(threading.get_ident()),
                        kernels.split_rows(4, 2), lambda r0, r1: (r0, r1))
     queue.put(len(set(seen)))
 
@@ -654,8 +692,8 @@ def test_row_blocks_run_in_a_forked_child_after_the_parent_ran_them():
     """A child forked after the parent made its worker threads makes its own."""
     import multiprocessing
 
-    kernels.run_blocks(lambda: None, kernels.split_rows(4, 2), lambda r0, r1: ())
-    assert kernels._pool
+    kernels.run_blocks(lambda flags, j: None, kernels.split_rows(4, 2), lambda r0, r1: ())
+    assert kernels._workers
     context = multiprocessing.get_context("fork")
     queue = context.Queue()
     child = context.Process(target=_blocks_in_child, args=(queue,))
