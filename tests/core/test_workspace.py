@@ -58,6 +58,7 @@ def test_the_workspace_keeps_at_most_max_bytes(monkeypatch):
     monkeypatch.setattr(workspace, "MAX_BYTES", 3 * 2**20)
     held = [workspace.empty((2**18 + k,), np.float32) for k in range(8)]  # 1 MiB each
     assert workspace.kept_bytes() <= 3 * 2**20
+    assert workspace.kept_bytes() == sum(map(workspace._footprint, workspace._kept))
     for k, h in enumerate(held):  # what callers hold stays theirs
         h[...] = k
     assert all(np.all(h == k) for k, h in enumerate(held))
@@ -97,6 +98,7 @@ def test_a_huge_page_buffer_counts_its_whole_pages(monkeypatch):
     """1.2 MB on huge pages holds one 2 MiB page once written: kept_bytes and MAX_BYTES count
     2 MiB for it, so two such buffers do not fit in 3 MiB."""
     monkeypatch.setattr(workspace, "_kept", [])
+    monkeypatch.setattr(workspace, "_kept_total", 0)
     a = workspace.empty(HUGE, np.float32)
     assert workspace.kept_bytes() == 2**21
     monkeypatch.setattr(workspace, "MAX_BYTES", 3 * 2**20)

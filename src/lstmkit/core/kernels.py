@@ -484,6 +484,25 @@ def _block_weight_grads(X, H_prev, dXW, dHW, W_xT_packed, dX, dW_x, dW_h, db_x, 
                     db_h += dHW[t, r]
 
 
+@_jit
+def _sum_shares(dW_x, dW_h, db, out_x, out_h, out_b):
+    """out_x, out_h, out_b = the blocks' shares dW_x, dW_h, db (k, ...) summed over blocks:
+    one compiled call (NumPy's three sums over axis 0 and their new arrays took 0.11-0.15 ms of
+    mnist's training step, on caches the step had moved on from)."""
+    _sum_over_blocks(dW_x, out_x)
+    _sum_over_blocks(dW_h, out_h)
+    _sum_over_blocks(db, out_b)
+
+
+@register_jitable
+def _sum_over_blocks(shares, out):
+    for r in range(out.shape[0]):
+        o = out[r]
+        o[:] = shares[0, r]
+        for k in range(1, shares.shape[0]):
+            o += shares[k, r]
+
+
 @functools.cache
 def _numpy_blas():
     """threadpoolctl's handle on the BLAS library NumPy itself links, or None."""
@@ -1153,8 +1172,15 @@ class Buffers(NamedTuple):
 def _valid(valid, T, N):
     """(T, N) bool for the kernels, and whether any row is masked."""
     if valid is None:
-        return np.ones((T, N), bool), False
+        return _all_valid(T, N), False
     return np.ascontiguousarray(valid, bool), True
+
+
+@functools.lru_cache(maxsize=8)
+def _all_valid(T, N):
+    """np.ones((T, N), bool), made once for a shape: the kernels only read it (a fresh one
+    took 16-24 us of each forward and BPTT on cold caches)."""
+    return np.ones((T, N), bool)
 
 
 def _peepholes(step, params, dtype):
@@ -1360,9 +1386,10 @@ class _WeightShares:
 
     def total(self):
         """(dX, grads) as the cell's weight_grads returns them: the shares added."""
-        grads = {"W_x": self.dW_x.sum(axis=0), "W_h": self.dW_h.sum(axis=0)}
+        dW_x, dW_h, db = (np.empty(A.shape[1:], A.dtype) for A in (self.dW_x, self.dW_h, self.db))
+        _sum_shares(self.dW_x, self.dW_h, self.db, dW_x, dW_h, db)
+        grads = {"W_x": dW_x, "W_h": dW_h}
         if self.bias:
-            db = self.db.sum(axis=0)
             grads.update({"b": db[0]} if self.lstm else {"b_x": db[0], "b_h": db[1]})
         if self.W_xT_packed is None:
             T, N, D = self.dX.shape

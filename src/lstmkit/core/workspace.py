@@ -34,6 +34,7 @@ HUGE_MIN_BYTES = 2**19  # from here on a buffer is on huge pages where the syste
 _HUGE_PAGE = 2**21
 
 _kept = []  # flat uint8 buffers, the least recently used first
+_kept_total = 0  # the sum of their _footprint
 _lock = threading.Lock()
 
 
@@ -43,6 +44,7 @@ def empty(shape, dtype):
     nbytes = math.prod(shape) * dtype.itemsize  # math.prod: np.prod's call costs 5 us
     if nbytes < MIN_BYTES:
         return np.empty(shape, dtype)
+    global _kept_total
     with _lock:
         for i in range(len(_kept)):
             buffer = _kept[i]
@@ -51,9 +53,10 @@ def empty(shape, dtype):
                 break
         else:
             buffer = _new_buffer(nbytes)
+            _kept_total += _footprint(buffer)
         _kept.append(buffer)
-        while sum(map(_footprint, _kept)) > MAX_BYTES and len(_kept) > 1:
-            del _kept[0]
+        while _kept_total > MAX_BYTES and len(_kept) > 1:
+            _kept_total -= _footprint(_kept.pop(0))
         return buffer.view(dtype).reshape(shape)
 
 
@@ -88,4 +91,4 @@ def _whole_pages(nbytes):
 def kept_bytes():
     """How many bytes the workspace keeps now (huge pages whole)."""
     with _lock:
-        return sum(map(_footprint, _kept))
+        return _kept_total
