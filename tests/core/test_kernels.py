@@ -703,6 +703,34 @@ def test_row_blocks_run_in_a_forked_child_after_the_parent_ran_them():
     assert child.exitcode == 0
 
 
+def test_workers_let_go_of_their_blocks_arguments():
+    """Once a worker's block returned, the worker holds no reference to its arguments: the
+    workspace's buffers it read are free for the next call."""
+    A = np.zeros(10)
+    before = sys.getrefcount(A)
+    kernels.run_blocks(lambda flags, j, A: None, kernels.split_rows(4, 2), lambda r0, r1: (A,))
+    assert kernels._workers[0].join() is None
+    assert sys.getrefcount(A) == before
+
+
+def test_training_steps_on_row_blocks_reuse_the_workspace(monkeypatch):
+    """Repeated training steps on row blocks (mnist-sized, the weight gradients shared) take
+    the same kept buffers each time: the workspace keeps no more after five steps than after
+    one."""
+    monkeypatch.setattr(kernels, "row_blocks", lambda N, H, n_gates: kernels.split_rows(N, 2))
+    layer = lstmkit.LSTM(28, 128, seed=0)
+    rng = np.random.default_rng(0)
+    X = rng.normal(size=(28, 64, 28)).astype(np.float32)
+    dY = rng.normal(size=(28, 64, 128)).astype(np.float32)
+    layer(X)
+    layer.backward(dY)
+    kept = kernels.workspace.kept_bytes()
+    for _ in range(4):
+        layer(X)
+        layer.backward(dY)
+    assert kernels.workspace.kept_bytes() == kept
+
+
 def test_a_layer_on_another_thread_runs_row_blocks_and_leaves_blas_alone(monkeypatch):
     """Nothing on the fast path depends on the calling thread or changes BLAS's thread count:
     a layer called from a worker thread runs row blocks (stock-sized, 2 threads, OpenBLAS's

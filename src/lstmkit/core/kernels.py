@@ -1023,6 +1023,9 @@ class _Worker:
             except BaseException as error:  # raised on the calling thread by join
                 self._error = error
             finally:
+                # the block's buffers go back to the workspace (held here, they would make it
+                # take new ones for the next call)
+                function = arguments = None
                 self._idle.release()
 
     def submit(self, function, arguments):
