@@ -703,14 +703,25 @@ def test_row_blocks_run_in_a_forked_child_after_the_parent_ran_them():
     assert child.exitcode == 0
 
 
+@numba.njit(nogil=True)
+def _late_worker_block(flags, j, out):
+    """A compiled block whose worker ends well after the calling thread's block."""
+    if kernels._block_starts(flags, j):
+        for k in range(200_000 * j):
+            out[j] += k % 3
+        kernels._block_done(flags, j)
+
+
 def test_workers_let_go_of_their_blocks_arguments():
-    """Once a worker's block returned, the worker holds no reference to its arguments: the
-    workspace's buffers it read are free for the next call."""
-    A = np.zeros(10)
-    before = sys.getrefcount(A)
-    kernels.run_blocks(lambda flags, j, A: None, kernels.split_rows(4, 2), lambda r0, r1: (A,))
-    assert kernels._workers[0].join() is None
-    assert sys.getrefcount(A) == before
+    """When run_blocks returns, no worker holds a reference to its block's arguments: the
+    workspace's buffers it read are free for the next call. The worker's compiled block says
+    it is done while the calling thread spins, which then wins the GIL back first, 200
+    times."""
+    out = np.zeros(2)
+    before = sys.getrefcount(out)
+    for _ in range(200):
+        kernels.run_blocks(_late_worker_block, kernels.split_rows(4, 2), lambda r0, r1: (out,))
+        assert sys.getrefcount(out) == before
 
 
 def test_training_steps_on_row_blocks_reuse_the_workspace(monkeypatch):

@@ -538,15 +538,18 @@ def chunk_starts(t, k, reverse):
 # calling thread packs the weights, spins on "go" while they are packed: its thread wakes
 # (tens of us on the 2-core test machine, a virtual machine whose idle cores halt) while the
 # weights are packed, not after. The calling thread, its own block done, spins on each worker's
-# "done" for up to SPIN_ROUNDS rounds before it sleeps on the worker's lock: a sleeping thread
-# there also takes tens of us to wake. Both spins are short: the packing (0.1 ms for mnist),
-# and the few us by which the two blocks' ends differ. In a timeline of mnist's LSTM training
-# step the worker now starts within 1 us of "go" and ends within 4-10 us of the calling
-# thread, where it started 58 us after the hand-over and the calling thread had its result
-# 60-74 us after it ended (a ThreadPoolExecutor's future, the blocks handed over after
-# packing). Measured in one process interleaved with torch, 2 threads, rounds of 21, against
-# that: mnist's LSTM training step 0.7 / 7.9 / 2.9 / 3.6% faster, its forward 10.3 / 2.3%,
-# stock's training -1.8 / 3.4%, charlm's 4.4 / 3.4%.
+# "done" for up to SPIN_ROUNDS rounds, then joins the worker (sleeping on its lock if it must:
+# a sleeping thread there also takes tens of us to wake); by then the worker has most often
+# returned and let go of the block's arguments, and the join does not sleep. Not joining a
+# worker that said "done" measured the same (-1.1 to +1.1%), but that worker held the block's
+# buffers until it next had the GIL, and the workspace took new ones meanwhile. Both spins
+# are short: the packing (0.1 ms for mnist), and the few us by which the blocks' ends differ.
+# In a timeline of mnist's LSTM training step the worker now starts within 1 us of "go" and
+# ends within 4-10 us of the calling thread, where it started 58 us after the hand-over and
+# the calling thread had its result 60-74 us after it ended (a ThreadPoolExecutor's future,
+# the blocks handed over after packing). Measured in one process interleaved with torch, 2
+# threads, rounds of 21, against that: mnist's LSTM training step 0.7 / 7.9 / 2.9 / 3.6%
+# faster, its forward 10.3 / 2.3%, stock's training -1.8 / 3.4%, charlm's 4.4 / 3.4%.
 
 
 @intrinsic
@@ -1115,8 +1118,11 @@ def run_blocks(function, blocks, arguments, packs=()):
     finally:
         if not ran:
             _set_flag(flags, 0, -1)  # blocks that have not started stop
-        errors = [worker.join() for j, worker in enumerate(workers, 1)
-                  if not (ran and _wait_flag(flags, j, SPIN_ROUNDS))]
+        for j in range(1, len(blocks) if ran else 1):
+            _wait_flag(flags, j, SPIN_ROUNDS)  # then the join below rarely has to sleep
+        # joined, each worker has let go of its block's arguments: the workspace's buffers
+        # are free for the next call
+        errors = [worker.join() for worker in workers]
     for error in errors:
         if error is not None:
             raise error
