@@ -269,7 +269,7 @@ def test_pack_columns_lays_out_panels_from_any_layout(dtype):
                  np.concatenate([B.T, B.T], axis=1)[:, :K].T)  # transposed, columns apart by 2K
         for view in views:
             assert view.shape == B.shape and np.array_equal(view, B)
-            packed = kernels.pack_columns(view)
+            packed = kernels.pack_columns(view, kernels.packed_empty(view))
             assert packed.flags.c_contiguous and packed.dtype == dtype
             np.testing.assert_array_equal(packed, expected)
 
@@ -288,7 +288,7 @@ def test_packed_matmul_equals_the_product_for_every_shape_of_tile(dtype):
             for cols in (5, w, w + 3, 3 * w, 4 * w - 3, 4 * w + 3, 8 * w):
                 A = rng.normal(size=(M, K)).astype(dtype)
                 B = rng.normal(size=(K, cols)).astype(dtype)
-                packed = kernels.pack_columns(B)
+                packed = kernels.pack_columns(B, kernels.packed_empty(B))
                 assert packed.shape == (-(-cols // w), K, w) and packed.flags.c_contiguous
                 out = np.full((M, cols + 2), np.nan, dtype)[:, :cols]  # beyond: left alone
                 out = np.ascontiguousarray(out)
@@ -325,7 +325,7 @@ assert kernels._VECTOR_BYTES == 32 and kernels.panel_width(np.float32) == 16
 rng = np.random.default_rng(0)
 A, B = rng.normal(size=(6, 33)), rng.normal(size=(33, 37))
 out = np.empty((6, 37))
-numba.njit(kernels._packed_matmul)(A, kernels.pack_columns(B), out)
+numba.njit(kernels._packed_matmul)(A, kernels.pack_columns(B, kernels.packed_empty(B)), out)
 assert np.max(np.abs(out - A @ B)) < 1e-12
 A, B, C = rng.normal(size=(3, 5, 8)), rng.normal(size=(3, 5, 32)), np.zeros((8, 32))
 numba.njit(kernels._add_outer)(A, B, C)

@@ -170,20 +170,19 @@ def panel_width(dtype):
     return _PANEL_VECTORS * _VECTOR_BYTES // np.dtype(dtype).itemsize
 
 
-def pack_columns(B):
-    """B (K, N) as panels (ceil(N / w), K, w) of w = panel_width columns, C-contiguous, the
-    last panel's missing columns 0: what _packed_matmul multiplies by. B may be a transposed
-    view (W_h^T for BPTT)."""
-    packed = packed_empty(B)
-    _pack(B, packed, B.strides[0] < B.strides[1])
-    return packed
-
-
 def packed_empty(B):
-    """An array for pack_columns(B), not yet filled (run_blocks fills it)."""
+    """An array for B (K, N) packed by pack_columns, not yet filled."""
     K, N = B.shape
     w = panel_width(B.dtype)
     return np.empty((-(-N // w), K, w), B.dtype)
+
+
+def pack_columns(B, packed):
+    """Fill packed (packed_empty(B)) with B (K, N) as panels (ceil(N / w), K, w) of
+    w = panel_width columns, C-contiguous, the last panel's missing columns 0: what
+    _packed_matmul multiplies by. B may be a transposed view (W_h^T for BPTT). Returns packed."""
+    _pack(B, packed, B.strides[0] < B.strides[1])
+    return packed
 
 
 @_jit
@@ -305,7 +304,7 @@ _tile_row_panels, _tile_row = _tile_kernel(1, ROW_PANELS), _tile_kernel(1, 1)
 
 @register_jitable
 def _packed_matmul(A, B_packed, out):
-    """out = A B inside compiled code, B given as pack_columns(B)."""
+    """out = A B inside compiled code, B packed by pack_columns."""
     M, P = A.shape[0], B_packed.shape[0]
     whole = M - M % TILE_ROWS
     for p in range(P):
@@ -460,7 +459,7 @@ def _block_weight_grads(X, H_prev, dXW, dHW, W_xT_packed, dX, dW_x, dW_h, db_x, 
     """Rows r0:r1's share of (B11)-(B12), (B14) or (GB9): dW_x = X^T dXW, dW_h = H_prev^T dHW,
     db_x and db_h the sums of dXW and dHW over steps and rows (db_h left alone when one_bias:
     dHW is dXW, the LSTM's one bias), written (not added) into the block's own arrays; and
-    dX = dXW W_x^T at its rows unless W_xT_packed (pack_columns(W_x^T)) is None. X (T, N, D),
+    dX = dXW W_x^T at its rows unless W_xT_packed (W_x^T packed) is None. X (T, N, D),
     H_prev (T, N, H), dXW and dHW (T, N, G*H), their last axes contiguous, G*H whole tiles
     (blocks_share_weight_grads). One pass over the steps, as many at a time as make OUTER_K
     rows: their rows of dXW and dHW serve all five while in cache."""
@@ -1098,7 +1097,7 @@ def run_blocks(function, blocks, arguments, packs=()):
     """function(flags, j, *arguments(r0, r1)) for every block j, the first on this thread, the
     others at once on worker threads; returns when all are done (an error in any is raised
     here). The workers get their blocks first; then this thread fills `packs`, pairs
-    (B, packed) of pack_columns' layout, while they wake, and says "go" in flags.
+    (B, packed_empty(B)) that pack_columns fills, while they wake, and says "go" in flags.
     A block that is a compiled loop waits for "go" and says it is done through flags
     (_block_starts, _block_done); any other function runs at once and is waited for."""
     flags = np.zeros(len(blocks), np.int64)
@@ -1111,7 +1110,7 @@ def run_blocks(function, blocks, arguments, packs=()):
     ran = False
     try:
         for B, packed in packs:
-            _pack(B, packed, B.strides[0] < B.strides[1])
+            pack_columns(B, packed)
         _set_flag(flags, 0, 1)
         function(flags, 0, *arguments(*blocks[0]))
         ran = True
