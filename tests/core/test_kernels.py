@@ -670,7 +670,7 @@ def test_a_failure_before_go_stops_the_workers_and_leaves_them_usable():
     """When packing fails on the calling thread, the workers' blocks stop without running
     (go = -1), the error is raised, and the next run_blocks runs on the same workers."""
     out = np.zeros(2)
-    packed = np.zeros((1, 1, 1))
+    packed = np.full((1, 1, 1), 9.0)  # what a worker that ran anyway would copy to out
     with pytest.raises(numba.TypingError):
         kernels.run_blocks(_read_last_packed, kernels.split_rows(4, 2),
                            lambda r0, r1: (packed, out), packs=[(np.ones((2, 2)), None)])

@@ -776,11 +776,8 @@ def lstm_functions(peephole, coupled):
             for s in range(T):
                 t = T - 1 - s if reverse else s
                 p, n = (t + 1, t) if reverse else (t, t + 1)
-                Z = _step_slot(XW, t, s0, s1, x0)
-                if W_x_packed is not None:  # row blocks: the step's rows of X W_x, just now
-                    _packed_matmul(X[t][s0:s1], W_x_packed, Z)
-                H_prev = Hs[p][s0:s1]
-                _packed_matmul(H_prev, W_h_packed, HW_s)
+                Z, H_prev = _step_gemms(X, W_x_packed, XW, W_h_packed, Hs, HW_s, t, p, s0, s1,
+                                        x0)
                 _lstm_forward_rows(Z, b, HW_s, H_prev, Cs[p][s0:s1], Hs[n][s0:s1],
                                    Cs[n][s0:s1], P, valid[t][s0:s1], Y[t][s0:s1], masked,
                                    peephole, coupled)
@@ -902,11 +899,7 @@ def gru_forward_loop(flags, j, X, W_x_packed, XW, b_x, W_h_packed, b_h, Hs, HW_n
         for s in range(T):
             t = T - 1 - s if reverse else s
             p, n = (t + 1, t) if reverse else (t, t + 1)
-            G = _step_slot(XW, t, s0, s1, x0)
-            if W_x_packed is not None:  # row blocks: the step's rows of X W_x, just now
-                _packed_matmul(X[t][s0:s1], W_x_packed, G)
-            H_prev = Hs[p][s0:s1]
-            _packed_matmul(H_prev, W_h_packed, HW_s)
+            G, H_prev = _step_gemms(X, W_x_packed, XW, W_h_packed, Hs, HW_s, t, p, s0, s1, x0)
             _gru_forward_rows(G, b_x, HW_s, b_h, H_prev, Hs[n][s0:s1], HW_n[t][s0:s1],
                               valid[t][s0:s1], Y[t][s0:s1], masked)
     _block_done(flags, j)
@@ -1137,6 +1130,20 @@ def _step_slot(XW, t, r0, r1, x0):
     """Rows r0:r1 of step t's slot in XW (T, rows, G*H), whose first row holds the batch's row
     x0; a single slot (1, rows, G*H), eval mode's scratch, serves every step."""
     return XW[t % XW.shape[0]][r0 - x0:r1 - x0]
+
+
+@register_jitable
+def _step_gemms(X, W_x_packed, XW, W_h_packed, Hs, HW, t, p, s0, s1, x0):
+    """The GEMMs of step t (state before it at Hs[p]) for rows s0:s1 of a forward loop,
+    before its gate math: on row blocks (W_x_packed given) those rows of X_t W_x into their
+    slot of XW (_step_slot; the one block's slot holds them already), and H_{t-1} W_h into
+    HW. Returns the slot and H_{t-1}'s rows."""
+    Z = _step_slot(XW, t, s0, s1, x0)
+    if W_x_packed is not None:
+        _packed_matmul(X[t][s0:s1], W_x_packed, Z)
+    H_prev = Hs[p][s0:s1]
+    _packed_matmul(H_prev, W_h_packed, HW)
+    return Z, H_prev
 
 
 def _forward_blocks(forward_loop, blocks, X, XW, W_x_packed, GH, arguments, packs):
