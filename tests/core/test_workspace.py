@@ -111,15 +111,17 @@ def test_a_huge_page_buffer_counts_its_whole_pages(monkeypatch):
 
 @pytest.mark.parametrize("Layer", [lstmkit.LSTM, lstmkit.GRU])
 def test_outputs_and_gradients_survive_later_calls(Layer):
-    """Outputs of a first call, still held, are not overwritten by the later calls on the
-    fast path (which reuse the buffers of the calls in between), and the last call's outputs
-    and gradients equal a fresh layer's."""
+    """Outputs of a first call (Y, state, dX, dstate), still held, are not overwritten by the
+    later calls on the fast path (which reuse the buffers of the calls in between), and the
+    last call's outputs and gradients equal a fresh layer's."""
     rng = np.random.default_rng(0)
     Xs = [rng.normal(size=(40, 64, 16)).astype(np.float32) for _ in range(4)]
     layer = Layer(16, 64, seed=0)
     Y1, state1 = layer(Xs[0])
-    dX1, _ = layer.backward(np.ones_like(Y1))
-    held = [Y1, dX1, *(state1 if isinstance(state1, tuple) else [state1])]
+    dX1, dstate1 = layer.backward(np.ones_like(Y1))
+    held = [Y1, dX1]
+    for state in (state1, dstate1):
+        held += state if isinstance(state, tuple) else [state]
     copies = [A.copy() for A in held]
     for X in Xs[1:]:
         Y, _ = layer(X)
@@ -130,3 +132,31 @@ def test_outputs_and_gradients_survive_later_calls(Layer):
     dX_fresh, _ = fresh.backward(np.ones_like(Y_fresh))
     assert np.array_equal(Y, Y_fresh) and np.array_equal(dX, dX_fresh)
     assert all(np.array_equal(layer.grads[k], fresh.grads[k]) for k in fresh.grads)
+
+
+@pytest.mark.parametrize("Layer", [lstmkit.LSTM, lstmkit.GRU])
+def test_writing_into_the_returned_state_changes_nothing_else(Layer):
+    """The final state and the initial state's gradient are the caller's own arrays: not
+    views of Y or of what BPTT still reads (on the fast path the final state lives in the
+    buffers of Y and the tape)."""
+    rng = np.random.default_rng(0)
+    X = rng.normal(size=(40, 64, 16)).astype(np.float32)
+    dY = rng.normal(size=(40, 64, 64)).astype(np.float32)
+    runs = []
+    for write in (False, True):
+        layer = Layer(16, 64, seed=0)
+        Y, state = layer(X)
+        Y_before = Y.copy()
+        if write:
+            for A in state if isinstance(state, tuple) else [state]:
+                A[...] = 7
+        dX, dstate = layer.backward(dY)
+        dX_before = dX.copy()
+        if write:
+            for A in dstate if isinstance(dstate, tuple) else [dstate]:
+                A[...] = 7
+        runs.append((Y_before, Y, dX_before, dX, layer.grads))
+    (Y0, _, dX0, _, grads0), (Y1_before, Y1, dX1_before, dX1, grads1) = runs
+    assert np.array_equal(Y1, Y1_before) and np.array_equal(Y1, Y0)
+    assert np.array_equal(dX1, dX1_before) and np.array_equal(dX1, dX0)
+    assert all(np.array_equal(grads1[k], grads0[k]) for k in grads0)
