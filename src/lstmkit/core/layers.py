@@ -124,9 +124,9 @@ class _Stack:
     def _torch_state(self, states, unbatched, fresh=False):
         """Per-run states -> torch's shape (num_layers * dirs, N, H). fresh: the states'
         arrays are new and referenced nowhere else (BPTT's gradients), so a single run's are
-        returned as views; else copied (the forward's final state is a view into buffers
-        the next call reuses). np.stack of one run took 120-170 us cold for (h, c) in mnist's
-        step, the views 20, the copies 70-95."""
+        returned as views; else copied (the forward's final state is a view of Y's last step
+        and of what BPTT reads). np.stack of one run took 120-170 us cold for (h, c) in
+        mnist's step, the views 20, the copies 70-95."""
         if len(states) == 1:
             arrays = [A[None] if fresh else A[None].copy() for A in states[0]]
         else:
