@@ -528,6 +528,22 @@ def chunk_starts(t, k, reverse):
     return (t - 1) // k != t // k if reverse else (t + 1) // k != t // k
 
 
+@register_jitable
+def _states_around(t, reverse):
+    """The indices in H (and C) of the states before and after step t: t and t + 1, in
+    reverse t + 1 and t (H_0 first, see the buffers above)."""
+    return (t + 1, t) if reverse else (t, t + 1)
+
+
+@register_jitable
+def _slice_of(HW, r0, r1, s0, slice_rows, scratch):
+    """The slice of a forward block (r0, r1) that starts at row s0: its end s1, the batch row
+    x0 that its slot of the gates holds first (_step_slot: s0 in eval mode's scratch, else
+    0), and its rows of the block's HW."""
+    s1 = min(s0 + slice_rows, r1)
+    return s1, (s0 if scratch else 0), HW[s0 - r0:s1 - r0]
+
+
 # ---------------------------------------------------------------- the hand-off of row blocks
 
 # Row blocks (row_blocks, below) run one block on the calling thread and the others on worker
@@ -753,13 +769,13 @@ def lstm_functions(peephole, coupled):
 
     @_jit
     def forward_step(XW, b, HW, Hs, Cs, P, valid, Y, t, masked, reverse):
-        p, n = (t + 1, t) if reverse else (t, t + 1)
+        p, n = _states_around(t, reverse)
         _lstm_forward_rows(XW[t], b, HW, Hs[p], Cs[p], Hs[n], Cs[n], P, valid[t], Y[t], masked,
                            peephole, coupled)
 
     @_jit
     def backward_step(G, Cs, dY, dZ, dH_gemm, dH_carry, dC, P, valid, t, masked, reverse):
-        p, n = (t + 1, t) if reverse else (t, t + 1)
+        p, n = _states_around(t, reverse)
         _lstm_backward_rows(G[t], Cs[p], Cs[n], dH_gemm, dH_carry, dY[t], dC, dZ[t], P,
                             valid[t], masked, peephole, coupled)
 
@@ -770,12 +786,10 @@ def lstm_functions(peephole, coupled):
             return
         T = X.shape[0]
         for s0 in range(r0, r1, slice_rows):
-            s1 = min(s0 + slice_rows, r1)
-            x0 = s0 if scratch else 0
-            HW_s = HW[s0 - r0:s1 - r0]
+            s1, x0, HW_s = _slice_of(HW, r0, r1, s0, slice_rows, scratch)
             for s in range(T):
                 t = T - 1 - s if reverse else s
-                p, n = (t + 1, t) if reverse else (t, t + 1)
+                p, n = _states_around(t, reverse)
                 Z, H_prev = _step_gemms(X, W_x_packed, XW, W_h_packed, Hs, HW_s, t, p, s0, s1,
                                         x0)
                 _lstm_forward_rows(Z, b, HW_s, H_prev, Cs[p][s0:s1], Hs[n][s0:s1],
@@ -796,7 +810,7 @@ def lstm_functions(peephole, coupled):
                 dH_gemm[:] = 0
                 dH_carry[:] = 0
                 dC[:] = 0
-            p, n = (t + 1, t) if reverse else (t, t + 1)
+            p, n = _states_around(t, reverse)
             dZ_t = dZ[t][r0:r1]
             _lstm_backward_rows(G[t][r0:r1], Cs[p][r0:r1], Cs[n][r0:r1], dH_gemm, dH_carry,
                                 dY[t][r0:r1], dC, dZ_t, P, valid[t][r0:r1], masked, peephole,
@@ -875,7 +889,7 @@ def _gru_backward_rows(G, H_prev, HW_n, dH_gemm, dH_carry, dY_t, dXW, dHW, valid
 
 @_jit
 def gru_forward_step(XW, b_x, HW, b_h, Hs, HW_n, valid, Y, t, masked, reverse):
-    p, n = (t + 1, t) if reverse else (t, t + 1)
+    p, n = _states_around(t, reverse)
     _gru_forward_rows(XW[t], b_x, HW, b_h, Hs[p], Hs[n], HW_n[t], valid[t], Y[t], masked)
 
 
@@ -893,12 +907,10 @@ def gru_forward_loop(flags, j, X, W_x_packed, XW, b_x, W_h_packed, b_h, Hs, HW_n
         return
     T = X.shape[0]
     for s0 in range(r0, r1, slice_rows):
-        s1 = min(s0 + slice_rows, r1)
-        x0 = s0 if scratch else 0
-        HW_s = HW[s0 - r0:s1 - r0]
+        s1, x0, HW_s = _slice_of(HW, r0, r1, s0, slice_rows, scratch)
         for s in range(T):
             t = T - 1 - s if reverse else s
-            p, n = (t + 1, t) if reverse else (t, t + 1)
+            p, n = _states_around(t, reverse)
             G, H_prev = _step_gemms(X, W_x_packed, XW, W_h_packed, Hs, HW_s, t, p, s0, s1, x0)
             _gru_forward_rows(G, b_x, HW_s, b_h, H_prev, Hs[n][s0:s1], HW_n[t][s0:s1],
                               valid[t][s0:s1], Y[t][s0:s1], masked)
