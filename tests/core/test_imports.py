@@ -42,6 +42,16 @@ def test_core_imports_only_numpy_and_itself():
                 assert module.startswith("lstmkit.core"), f"{path.name} imports {module}"
 
 
+def test_numba_is_imported_by_core_kernels_alone_in_the_whole_package():
+    package = CORE.parent
+    files = sorted(package.rglob("*.py"))
+    assert CORE / "kernels.py" in files and len(files) >= 30
+    importers = {path.relative_to(package).as_posix() for path in files
+                 if any(module.split(".")[0] in ("numba", "llvmlite")
+                        for module in imported_modules(path))}
+    assert importers == {"core/kernels.py"}
+
+
 def test_importing_lstmkit_does_not_import_numba_or_torch():
     import subprocess
     import sys

@@ -14,9 +14,8 @@ def set_threads(n):
     """Use n threads in BLAS (threadpoolctl), numba and torch. Returns n."""
     if isinstance(n, bool) or not isinstance(n, int) or n < 1:
         raise ValueError(f"threads must be a positive integer, got {n!r}")
-    if "numba" in sys.modules:  # first: it may load an OpenMP runtime for threadpoolctl to limit
-        import numba
-
+    numba = sys.modules.get("numba")  # loaded by core.kernels, the one module importing it
+    if numba is not None:  # first: it may load an OpenMP runtime for threadpoolctl to limit
         numba.set_num_threads(min(n, numba.config.NUMBA_NUM_THREADS))
     else:
         os.environ["NUMBA_NUM_THREADS"] = str(n)
